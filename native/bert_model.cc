@@ -1,0 +1,202 @@
+#include "bert_model.h"
+
+#include <cmath>
+
+#include "cancellation.h"
+#include "errors.h"
+
+namespace tce {
+namespace {
+
+torch::nn::LayerNorm make_layer_norm(const BertConfig& c) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps));
+}
+
+// Hugging Face's NewGELUActivation, written out because its float rounding differs from
+// torch's own tanh approximation (which HF calls gelu_pytorch_tanh).
+torch::Tensor gelu_new(const torch::Tensor& x) {
+  return 0.5 * x * (1.0 + torch::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * torch::pow(x, 3.0))));
+}
+
+torch::Tensor gelu_fast(const torch::Tensor& x) {
+  return 0.5 * x * (1.0 + torch::tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)));
+}
+
+}  // namespace
+
+bool is_supported_activation(const std::string& name) {
+  return name == "gelu" || name == "gelu_new" || name == "gelu_pytorch_tanh" ||
+         name == "gelu_fast" || name == "relu" || name == "silu" || name == "swish";
+}
+
+torch::Tensor apply_activation(const std::string& name, const torch::Tensor& x) {
+  if (name == "gelu") return torch::gelu(x);
+  if (name == "gelu_new") return gelu_new(x);
+  if (name == "gelu_pytorch_tanh") return torch::gelu(x, "tanh");
+  if (name == "gelu_fast") return gelu_fast(x);
+  if (name == "relu") return torch::relu(x);
+  if (name == "silu" || name == "swish") return torch::silu(x);
+  throw ArgumentError("unsupported hidden_act '" + name + "'");
+}
+
+void BertConfig::validate() const {
+  auto positive = [](int64_t v, const char* field, int64_t max) {
+    if (v <= 0 || v > max) {
+      throw ArgumentError(std::string("config.") + field + " must be an integer in [1, " +
+                          std::to_string(max) + "], got " + std::to_string(v));
+    }
+  };
+  positive(vocab_size, "vocab_size", int64_t{1} << 24);
+  positive(hidden_size, "hidden_size", 65536);
+  positive(num_hidden_layers, "num_hidden_layers", 1024);
+  positive(num_attention_heads, "num_attention_heads", 4096);
+  positive(intermediate_size, "intermediate_size", 1 << 20);
+  positive(max_position_embeddings, "max_position_embeddings", 1 << 20);
+  positive(type_vocab_size, "type_vocab_size", 1 << 16);
+  positive(num_labels, "num_labels", 1 << 20);
+  if (hidden_size % num_attention_heads != 0) {
+    throw ArgumentError("config.hidden_size (" + std::to_string(hidden_size) +
+                        ") is not a multiple of num_attention_heads (" +
+                        std::to_string(num_attention_heads) + ")");
+  }
+  if (!is_supported_activation(hidden_act)) throw ArgumentError("unsupported config.hidden_act '" + hidden_act + "'");
+  for (double p : {hidden_dropout_prob, attention_probs_dropout_prob, classifier_dropout}) {
+    if (!(p >= 0.0 && p < 1.0)) throw ArgumentError("config dropout probabilities must be in [0, 1)");
+  }
+  if (!(layer_norm_eps > 0.0)) throw ArgumentError("config.layer_norm_eps must be > 0");
+}
+
+BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c) {
+  word_embeddings = register_module("word_embeddings", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  position_embeddings = register_module(
+      "position_embeddings", torch::nn::Embedding(c.max_position_embeddings, c.hidden_size));
+  token_type_embeddings =
+      register_module("token_type_embeddings", torch::nn::Embedding(c.type_vocab_size, c.hidden_size));
+  LayerNorm = register_module("LayerNorm", make_layer_norm(c));
+  dropout = register_module("dropout", torch::nn::Dropout(c.hidden_dropout_prob));
+}
+
+torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids) {
+  const auto positions = torch::arange(input_ids.size(1), torch::kLong);
+  // Same summation order as Hugging Face: (words + token types) + positions.
+  auto embeddings = word_embeddings(input_ids) + token_type_embeddings(token_type_ids);
+  embeddings = embeddings + position_embeddings(positions);
+  return dropout(LayerNorm(embeddings));
+}
+
+BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c)
+    : num_heads(c.num_attention_heads), head_size(c.hidden_size / c.num_attention_heads) {
+  query = register_module("query", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  key = register_module("key", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  value = register_module("value", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  dropout = register_module("dropout", torch::nn::Dropout(c.attention_probs_dropout_prob));
+}
+
+torch::Tensor BertSelfAttentionImpl::split_heads(const torch::Tensor& x) const {
+  return x.view({x.size(0), x.size(1), num_heads, head_size}).permute({0, 2, 1, 3});
+}
+
+torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden_states, const torch::Tensor& extended_mask) {
+  const auto q = split_heads(query(hidden_states));
+  const auto k = split_heads(key(hidden_states));
+  const auto v = split_heads(value(hidden_states));
+  auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_size));
+  scores = scores + extended_mask;
+  const auto probs = dropout(torch::softmax(scores, -1));
+  const auto context = torch::matmul(probs, v).permute({0, 2, 1, 3}).contiguous();
+  return context.view({context.size(0), context.size(1), num_heads * head_size});
+}
+
+BertResidualOutputImpl::BertResidualOutputImpl(const BertConfig& c, int64_t in_features) {
+  dense = register_module("dense", torch::nn::Linear(in_features, c.hidden_size));
+  LayerNorm = register_module("LayerNorm", make_layer_norm(c));
+  dropout = register_module("dropout", torch::nn::Dropout(c.hidden_dropout_prob));
+}
+
+torch::Tensor BertResidualOutputImpl::forward(const torch::Tensor& hidden_states, const torch::Tensor& residual) {
+  return LayerNorm(dropout(dense(hidden_states)) + residual);
+}
+
+BertAttentionImpl::BertAttentionImpl(const BertConfig& c) {
+  self = register_module("self", BertSelfAttention(c));
+  output = register_module("output", BertResidualOutput(c, c.hidden_size));
+}
+
+torch::Tensor BertAttentionImpl::forward(const torch::Tensor& hidden_states, const torch::Tensor& extended_mask) {
+  return output(self(hidden_states, extended_mask), hidden_states);
+}
+
+BertIntermediateImpl::BertIntermediateImpl(const BertConfig& c) : hidden_act(c.hidden_act) {
+  dense = register_module("dense", torch::nn::Linear(c.hidden_size, c.intermediate_size));
+}
+
+torch::Tensor BertIntermediateImpl::forward(const torch::Tensor& hidden_states) {
+  return apply_activation(hidden_act, dense(hidden_states));
+}
+
+BertLayerImpl::BertLayerImpl(const BertConfig& c) {
+  attention = register_module("attention", BertAttention(c));
+  intermediate = register_module("intermediate", BertIntermediate(c));
+  output = register_module("output", BertResidualOutput(c, c.intermediate_size));
+}
+
+torch::Tensor BertLayerImpl::forward(const torch::Tensor& hidden_states, const torch::Tensor& extended_mask) {
+  const auto attention_output = attention(hidden_states, extended_mask);
+  return output(intermediate(attention_output), attention_output);
+}
+
+BertEncoderImpl::BertEncoderImpl(const BertConfig& c) {
+  layer = register_module("layer", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layer->push_back(BertLayer(c));
+}
+
+torch::Tensor BertEncoderImpl::forward(torch::Tensor hidden_states, const torch::Tensor& extended_mask) {
+  for (const auto& module : *layer) {
+    throw_if_cancelled();  // a layer is the natural unit of interruption
+    hidden_states = module->as<BertLayerImpl>()->forward(hidden_states, extended_mask);
+  }
+  return hidden_states;
+}
+
+BertPoolerImpl::BertPoolerImpl(const BertConfig& c) {
+  dense = register_module("dense", torch::nn::Linear(c.hidden_size, c.hidden_size));
+}
+
+torch::Tensor BertPoolerImpl::forward(const torch::Tensor& hidden_states) {
+  return torch::tanh(dense(hidden_states.select(1, 0)));
+}
+
+BertModelImpl::BertModelImpl(const BertConfig& c) {
+  embeddings = register_module("embeddings", BertEmbeddings(c));
+  encoder = register_module("encoder", BertEncoder(c));
+  pooler = register_module("pooler", BertPooler(c));
+}
+
+torch::Tensor BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
+                                     const torch::Tensor& attention_mask) {
+  // Hugging Face's additive mask: 0 where attended, the most negative float where padded.
+  const auto mask = attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2);
+  const auto extended_mask = (1.0 - mask) * std::numeric_limits<float>::lowest();
+  return pooler(encoder(embeddings(input_ids, token_type_ids), extended_mask));
+}
+
+BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertConfig& c) : config(c) {
+  config.validate();
+  bert = register_module("bert", BertModel(c));
+  dropout = register_module("dropout", torch::nn::Dropout(c.classifier_dropout));
+  classifier = register_module("classifier", torch::nn::Linear(c.hidden_size, c.num_labels));
+}
+
+torch::Tensor BertForSequenceClassificationImpl::forward(const torch::Tensor& input_ids,
+                                                         const torch::Tensor& token_type_ids,
+                                                         const torch::Tensor& attention_mask) {
+  return classifier(dropout(bert(input_ids, token_type_ids, attention_mask)));
+}
+
+void BertForSequenceClassificationImpl::init_classifier() {
+  torch::NoGradGuard no_grad;
+  classifier->weight.normal_(0.0, config.initializer_range);
+  classifier->bias.zero_();
+}
+
+}  // namespace tce

@@ -1,0 +1,187 @@
+#include "model_wrap.h"
+
+#include <mutex>
+
+#include "async_task.h"
+#include "batch.h"
+#include "errors.h"
+#include "model_handle.h"
+#include "safetensors.h"
+#include "state_dict.h"
+#include "weights_file.h"
+
+namespace tce {
+namespace {
+
+Napi::FunctionReference* constructor = nullptr;
+
+int64_t get_int(const Napi::Object& object, const char* key, int64_t fallback) {
+  const auto value = object.Get(key);
+  if (value.IsUndefined() || value.IsNull()) return fallback;
+  if (!value.IsNumber()) throw ArgumentError(std::string("config.") + key + " must be a number");
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (number != static_cast<double>(static_cast<int64_t>(number))) {
+    throw ArgumentError(std::string("config.") + key + " must be an integer");
+  }
+  return static_cast<int64_t>(number);
+}
+
+double get_double(const Napi::Object& object, const char* key, double fallback) {
+  const auto value = object.Get(key);
+  if (value.IsUndefined() || value.IsNull()) return fallback;
+  if (!value.IsNumber()) throw ArgumentError(std::string("config.") + key + " must be a number");
+  return value.As<Napi::Number>().DoubleValue();
+}
+
+// Reads the Hugging Face config.json field names, already defaulted by lib/config.ts.
+BertConfig config_from_js(const Napi::Value& value) {
+  if (!value.IsObject()) throw ArgumentError("Model(config): config must be an object");
+  const auto object = value.As<Napi::Object>();
+  BertConfig c;
+  c.vocab_size = get_int(object, "vocab_size", c.vocab_size);
+  c.hidden_size = get_int(object, "hidden_size", c.hidden_size);
+  c.num_hidden_layers = get_int(object, "num_hidden_layers", c.num_hidden_layers);
+  c.num_attention_heads = get_int(object, "num_attention_heads", c.num_attention_heads);
+  c.intermediate_size = get_int(object, "intermediate_size", c.intermediate_size);
+  c.max_position_embeddings = get_int(object, "max_position_embeddings", c.max_position_embeddings);
+  c.type_vocab_size = get_int(object, "type_vocab_size", c.type_vocab_size);
+  c.num_labels = get_int(object, "num_labels", c.num_labels);
+  c.hidden_dropout_prob = get_double(object, "hidden_dropout_prob", c.hidden_dropout_prob);
+  c.attention_probs_dropout_prob = get_double(object, "attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+  c.classifier_dropout = get_double(object, "classifier_dropout", c.hidden_dropout_prob);
+  c.layer_norm_eps = get_double(object, "layer_norm_eps", c.layer_norm_eps);
+  c.initializer_range = get_double(object, "initializer_range", c.initializer_range);
+  const auto act = object.Get("hidden_act");
+  if (!act.IsUndefined()) {
+    if (!act.IsString()) throw ArgumentError("config.hidden_act must be a string");
+    c.hidden_act = act.As<Napi::String>().Utf8Value();
+  }
+  c.validate();
+  return c;
+}
+
+std::string string_arg(const Napi::CallbackInfo& info, size_t index, const char* what) {
+  if (info.Length() <= index || !info[index].IsString()) throw ArgumentError(std::string(what) + " must be a string");
+  return info[index].As<Napi::String>().Utf8Value();
+}
+
+Napi::Array to_js_strings(Napi::Env env, const std::vector<std::string>& strings) {
+  auto array = Napi::Array::New(env, strings.size());
+  for (size_t i = 0; i < strings.size(); ++i) array.Set(i, Napi::String::New(env, strings[i]));
+  return array;
+}
+
+}  // namespace
+
+Napi::Function ModelWrap::Define(Napi::Env env) {
+  auto func = DefineClass(env, "Model",
+                          {InstanceMethod("loadWeights", &ModelWrap::LoadWeights),
+                           InstanceMethod("saveWeights", &ModelWrap::SaveWeights),
+                           InstanceMethod("forward", &ModelWrap::Forward),
+                           InstanceMethod("initClassifier", &ModelWrap::InitClassifier),
+                           InstanceMethod("numParameters", &ModelWrap::NumParameters)});
+  constructor = new Napi::FunctionReference(Napi::Persistent(func));
+  return func;
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  guard(info.Env(), [&] {
+    handle_ = std::make_shared<ModelHandle>(config_from_js(info[0]));
+    handle_->model->eval();
+  });
+}
+
+std::shared_ptr<ModelHandle> ModelWrap::HandleOf(const Napi::Value& value) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(constructor->Value())) {
+    throw ArgumentError("expected a native Model object");
+  }
+  return ObjectWrap<ModelWrap>::Unwrap(value.As<Napi::Object>())->handle_;
+}
+
+Napi::Value ModelWrap::LoadWeights(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    const auto path = string_arg(info, 0, "loadWeights(path): path");
+    auto handle = handle_;
+    return AsyncTask<LoadReport>::Run(
+        info.Env(),
+        [handle, path] {
+          const auto tensors = read_weights(path);  // parse outside the lock
+          std::unique_lock<std::shared_mutex> lock(handle->mutex);
+          return load_state_dict(*handle->model, tensors, path);
+        },
+        [](Napi::Env env, LoadReport& report) -> Napi::Value {
+          auto result = Napi::Object::New(env);
+          result.Set("missing", to_js_strings(env, report.missing));
+          result.Set("unexpected", to_js_strings(env, report.unexpected));
+          return result;
+        });
+  });
+}
+
+Napi::Value ModelWrap::SaveWeights(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    const auto path = string_arg(info, 0, "saveWeights(path, metadata): path");
+    std::map<std::string, std::string> metadata;
+    if (info.Length() > 1 && info[1].IsObject()) {
+      const auto object = info[1].As<Napi::Object>();
+      const auto keys = object.GetPropertyNames();
+      for (uint32_t i = 0; i < keys.Length(); ++i) {
+        const auto key = keys.Get(i).ToString().Utf8Value();
+        metadata[key] = object.Get(key).ToString().Utf8Value();
+      }
+    }
+    auto handle = handle_;
+    return AsyncTask<bool>::Run(
+        info.Env(),
+        [handle, path, metadata] {
+          NamedTensors tensors;
+          {
+            std::shared_lock<std::shared_mutex> lock(handle->mutex);
+            for (auto& [name, tensor] : state_dict(*handle->model)) tensors.emplace_back(name, tensor.clone());
+          }
+          write_safetensors(path, tensors, metadata);
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  });
+}
+
+Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    std::vector<Napi::Value> keep_alive;
+    const auto batch = TokenBatch::FromJs(info, 0, keep_alive);
+    auto handle = handle_;
+    return AsyncTask<std::vector<float>>::Run(
+        info.Env(),
+        [handle, batch] {
+          c10::InferenceMode inference;
+          std::shared_lock<std::shared_mutex> lock(handle->mutex);
+          const auto tensors = batch.to_tensors(handle->model->config);
+          const auto logits = handle->model->forward(tensors.input_ids, tensors.token_type_ids,
+                                                     tensors.attention_mask).contiguous();
+          return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+        },
+        [](Napi::Env env, std::vector<float>& logits) -> Napi::Value {
+          auto array = Napi::Float32Array::New(env, logits.size());
+          std::copy(logits.begin(), logits.end(), array.Data());
+          return array;
+        },
+        keep_alive);
+  });
+}
+
+Napi::Value ModelWrap::InitClassifier(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    std::unique_lock<std::shared_mutex> lock(handle_->mutex);
+    handle_->model->init_classifier();
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModelWrap::NumParameters(const Napi::CallbackInfo& info) {
+  int64_t total = 0;
+  for (const auto& p : handle_->model->parameters()) total += p.numel();
+  return Napi::Number::New(info.Env(), static_cast<double>(total));
+}
+
+}  // namespace tce
