@@ -17,6 +17,8 @@ import { InvalidArgumentError, ModelFormatError } from './errors.js';
 import { type HubOptions, resolveModelDirectory } from './hub.js';
 import { callNative, callNativeSync, native, type NativeModel } from './native.js';
 import { createProgress } from './progress.js';
+import type { ModelCardData } from './model-card.js';
+import { savePretrained, type SavePretrainedOptions } from './save-pretrained.js';
 import { CrossEncoderTokenizer, type PairEncoding } from './tokenizer.js';
 
 /** The model `fromPretrained()` loads when given no name. */
@@ -82,6 +84,8 @@ export class CrossEncoder {
   readonly tokenizer: CrossEncoderTokenizer;
   /** @internal */
   readonly nativeModel: NativeModel;
+  /** What the model card of the next save describes (base model, training run); the trainer fills it. */
+  modelCardData: ModelCardData = {};
 
   private constructor(fields: {
     modelPath: string;
@@ -113,21 +117,48 @@ export class CrossEncoder {
     if (typeof nameOrPath !== 'string' || nameOrPath.length === 0) {
       throw new InvalidArgumentError('fromPretrained(nameOrPath): nameOrPath must be a non-empty string');
     }
-    if (options.activation !== undefined) checkActivation(options.activation, 'options.activation');
     const modelPath = await resolveModelDirectory(nameOrPath, options);
-    const config = await readConfigJson(modelPath);
     const configFile = path.join(modelPath, 'config.json');
+    const model = await CrossEncoder.create(modelPath, await readConfigJson(modelPath), configFile, options);
+    const weightsFile = await findWeightsFile(modelPath);
+    const report = await callNative(() => model.nativeModel.loadWeights(weightsFile));
+    checkLoadReport(report, weightsFile, model.nativeModel);
+    model.modelCardData.baseModel = nameOrPath;
+    return model;
+  }
+
+  /**
+   * A new model with random weights drawn as Hugging Face's `_init_weights` draws them (seeded),
+   * from a config.json object and the tokenizer files in `tokenizerPath` — `AutoModel.from_config`.
+   * Useful for tests and for training from scratch.
+   */
+  static async fromConfig(
+    config: ConfigJson,
+    tokenizerPath: string,
+    options: Omit<CrossEncoderOptions, keyof HubOptions> & { seed?: number } = {},
+  ): Promise<CrossEncoder> {
+    const { seed = 42, ...modelOptions } = options;
+    if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`seed must be an integer ≥ 0, got ${seed}`);
+    const model = await CrossEncoder.create(path.resolve(tokenizerPath), config, 'fromConfig(config)', modelOptions);
+    const padTokenId = typeof config.pad_token_id === 'number' ? config.pad_token_id : 0;
+    callNativeSync(() => model.nativeModel.initWeights(seed, padTokenId));
+    return model;
+  }
+
+  /** Everything but the weights: config, tokenizer, native model. `configFile` names the config in errors. */
+  private static async create(
+    modelPath: string,
+    config: ConfigJson,
+    configFile: string,
+    options: Omit<CrossEncoderOptions, keyof HubOptions>,
+  ): Promise<CrossEncoder> {
+    if (options.activation !== undefined) checkActivation(options.activation, 'options.activation');
     const numLabels = resolveNumLabels(config, options.numLabels);
     const nativeConfig = toNativeConfig(config, numLabels, configFile);
     const tokenizer = await CrossEncoderTokenizer.fromDirectory(modelPath);
     const maxLength = resolveMaxLength(options.maxLength, tokenizer.modelMaxLength, nativeConfig.max_position_embeddings);
     const activation = options.activation ?? resolveActivation(config, numLabels, configFile);
-
-    const weightsFile = await findWeightsFile(modelPath);
     const nativeModel = callNativeSync(() => new (native().Model)(nativeConfig));
-    const report = await callNative(() => nativeModel.loadWeights(weightsFile));
-    checkLoadReport(report, weightsFile, nativeModel);
-
     return new CrossEncoder({ modelPath, config, numLabels, maxLength, activation, tokenizer, nativeModel });
   }
 
@@ -192,6 +223,15 @@ export class CrossEncoder {
     }
     progress.finish();
     return logits;
+  }
+
+  /**
+   * Saves the model as a Hugging Face / Sentence Transformers directory that Python's
+   * `CrossEncoder(dir)` loads and scores identically. Written to a temporary directory and
+   * renamed into place.
+   */
+  async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+    await savePretrained(this, dir, options);
   }
 
   /** @internal One padded batch through the native model. */

@@ -22,11 +22,11 @@ export type PairDataset = ReadonlyArray<PairRow>;
 export type PairColumns = Readonly<Record<string, ArrayLike<unknown>>>;
 
 /** Rows (objects) or columns, see {@link toPairDataset}. */
-export type PairInput = ReadonlyArray<Readonly<Record<string, unknown>>> | PairColumns;
+export type PairInput = ReadonlyArray<object> | PairColumns;
 
 /**
- * Names accepted for the label column, in the order Sentence Transformers' data collator looks for
- * them.
+ * Names accepted for the label column: Sentence Transformers' data collator's `label` and `score`,
+ * and their plurals. A dataset must have exactly one of them.
  */
 export const LABEL_COLUMNS = ['label', 'labels', 'score', 'scores'] as const;
 
@@ -190,57 +190,81 @@ interface CsvRecord {
 }
 
 function parseCsv(text: string, path: string): CsvRecord[] {
-  const records: CsvRecord[] = [];
-  const fail = (line: number, message: string) => new InvalidArgumentError(`${path}:${line}: ${message}`);
-  let i = 0;
-  let line = 1;
-  let recordLine = 1;
-  let fields: string[] = [];
-  while (i < text.length) {
-    let value = '';
-    if (text[i] === '"') {
-      const fieldLine = line;
-      i++;
-      for (;;) {
-        const quote = text.indexOf('"', i);
-        if (quote < 0) throw fail(fieldLine, 'a quoted field is never closed');
-        const chunk = text.slice(i, quote);
-        value += chunk;
-        line += countNewlines(chunk);
-        if (text[quote + 1] === '"') {
-          value += '"';
-          i = quote + 2;
-        } else {
-          i = quote + 1;
-          break;
-        }
-      }
-      if (i < text.length && !',\r\n'.includes(text[i])) throw fail(line, `unexpected ${JSON.stringify(text[i])} after a closing quote`);
-    } else {
-      let end = i;
-      while (end < text.length && !',\r\n'.includes(text[end])) {
-        if (text[end] === '"') throw fail(line, 'a quote inside an unquoted field (quote the whole field and double the quote)');
-        end++;
-      }
-      value = text.slice(i, end);
-      i = end;
+  return new CsvReader(text, path).records();
+}
+
+/** An RFC 4180 reader that tracks line numbers for its error messages. */
+class CsvReader {
+  #i = 0;
+  #line = 1;
+
+  constructor(
+    private readonly text: string,
+    private readonly path: string,
+  ) {}
+
+  records(): CsvRecord[] {
+    const records: CsvRecord[] = [];
+    while (this.#i < this.text.length) {
+      const line = this.#line;
+      const fields = this.#record();
+      // A blank line reads as one empty field; skip it rather than report a field-count error.
+      if (fields.length > 1 || fields[0] !== '') records.push({ fields, line });
     }
-    fields.push(value);
-    if (text[i] === ',') {
-      i++;
-      // A trailing comma ends the text with one more, empty field.
-      if (i === text.length) fields.push('');
-      else continue;
-    }
-    if (text[i] === '\r') i++;
-    if (text[i] === '\n') i++;
-    // A blank line is one empty field; skip it rather than report a field-count error.
-    if (fields.length > 1 || fields[0] !== '') records.push({ fields, line: recordLine });
-    fields = [];
-    line++;
-    recordLine = line;
+    return records;
   }
-  return records;
+
+  /** Reads fields up to and including the end of the record. */
+  #record(): string[] {
+    const { text } = this;
+    const fields = [text[this.#i] === '"' ? this.#quoted() : this.#unquoted()];
+    while (text[this.#i] === ',') {
+      this.#i++;
+      fields.push(text[this.#i] === '"' ? this.#quoted() : this.#unquoted());
+    }
+    if (text[this.#i] === '\r') this.#i++;
+    if (text[this.#i] === '\n') this.#i++;
+    this.#line++;
+    return fields;
+  }
+
+  #quoted(): string {
+    const { text } = this;
+    const startLine = this.#line;
+    let value = '';
+    let i = this.#i + 1;
+    for (;;) {
+      const quote = text.indexOf('"', i);
+      if (quote < 0) throw this.#error(startLine, 'a quoted field is never closed');
+      const chunk = text.slice(i, quote);
+      value += chunk;
+      this.#line += countNewlines(chunk);
+      i = quote + 1;
+      if (text[i] !== '"') break;
+      value += '"'; // "" stands for one quote
+      i++;
+    }
+    this.#i = i;
+    if (i < text.length && !',\r\n'.includes(text[i])) {
+      throw this.#error(this.#line, `unexpected ${JSON.stringify(text[i])} after a closing quote`);
+    }
+    return value;
+  }
+
+  #unquoted(): string {
+    const { text } = this;
+    const start = this.#i;
+    let end = start;
+    for (; end < text.length && !',\r\n'.includes(text[end]); end++) {
+      if (text[end] === '"') throw this.#error(this.#line, 'a quote inside an unquoted field (quote the whole field and double the quote)');
+    }
+    this.#i = end;
+    return text.slice(start, end);
+  }
+
+  #error(line: number, message: string): InvalidArgumentError {
+    return new InvalidArgumentError(`${this.path}:${line}: ${message}`);
+  }
 }
 
 function countNewlines(text: string): number {

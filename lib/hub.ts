@@ -16,14 +16,23 @@ import { copyFile, mkdir, open, readFile, rename, rm, stat, symlink, writeFile }
 import type { FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { CrossEncoderError, FileSystemError, InvalidArgumentError, ModelFormatError, ModelNotFoundError } from './errors.js';
-import { createProgress, type Progress } from './progress.js';
+import {
+  CrossEncoderError,
+  FileSystemError,
+  InvalidArgumentError,
+  ModelFormatError,
+  ModelNotFoundError,
+} from './errors.js';
+import { createProgress } from './progress.js';
 
 /** Options shared by {@link resolveModelDirectory} and {@link downloadModel}. */
 export interface HubOptions {
   /** Branch, tag or 40-hex commit hash. Default `'main'`. */
   revision?: string;
-  /** Cache root. Default: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`. */
+  /**
+   * Cache root. Default: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`,
+   * else `~/.cache/huggingface/hub` (see {@link hubCacheDir}).
+   */
   cacheDir?: string;
   /** Never touch the network; only the cache is used. Also forced on by `HF_HUB_OFFLINE=1`. */
   localFilesOnly?: boolean;
@@ -147,15 +156,18 @@ function looksLikePath(value: string): boolean {
 
 async function localModelDirectory(nameOrPath: string): Promise<string | undefined> {
   if (typeof nameOrPath !== 'string' || nameOrPath.trim() === '') {
-    throw new InvalidArgumentError(`The model must be a directory or a Hugging Face repo id, got ${JSON.stringify(nameOrPath)}`);
+    throw new InvalidArgumentError(
+      `The model must be a directory or a Hugging Face repo id, got ${JSON.stringify(nameOrPath)}`,
+    );
   }
-  const path = resolve(expandPath(nameOrPath));
+  const path = resolve(expandHome(nameOrPath));
   const info = await statIfExists(path);
   if (info?.isDirectory()) return path;
   if (looksLikePath(nameOrPath)) {
     throw new ModelNotFoundError(
       info
-        ? `Model path ${path} is not a directory: a model is a directory holding config.json, the weights and the tokenizer files`
+        ? `Model path ${path} is not a directory: a model is a directory holding config.json, ` +
+            'the weights and the tokenizer files'
         : `No such directory: ${path} (model path ${JSON.stringify(nameOrPath)})`,
     );
   }
@@ -175,8 +187,14 @@ function hubFor(repoId: string, options: HubOptions): Hub {
     }
   }
   const revision = options.revision ?? DEFAULT_REVISION;
-  if (revision.includes('\\') || revision.includes('\0') || revision.split('/').some((part) => part === '' || part === '.' || part === '..')) {
-    throw new InvalidArgumentError(`Invalid revision ${JSON.stringify(revision)}: expected a branch, tag or commit hash`);
+  if (
+    revision.includes('\\') ||
+    revision.includes('\0') ||
+    revision.split('/').some((part) => part === '' || part === '.' || part === '..')
+  ) {
+    throw new InvalidArgumentError(
+      `Invalid revision ${JSON.stringify(revision)}: expected a branch, tag or commit hash`,
+    );
   }
   const cacheDir = hubCacheDir(options);
   const offlineReason =
@@ -220,10 +238,15 @@ function isTrue(value: string | undefined): boolean {
   return value !== undefined && TRUE_VALUES.has(value.toUpperCase());
 }
 
-/** `~` and `$VAR` / `${VAR}` expansion, as Python's `expanduser(expandvars(...))` does for these settings. */
+/** `$VAR` / `${VAR}` and `~` expansion, as Python's `expandvars(expanduser(...))` does for these settings. */
 function expandPath(path: string): string {
-  const expanded = path.replace(/\$(\w+)|\$\{(\w+)\}/g, (whole, a?: string, b?: string) => process.env[(a ?? b)!] ?? whole);
-  return expanded === '~' || expanded.startsWith('~/') ? join(homedir(), expanded.slice(1)) : expanded;
+  return expandHome(
+    path.replace(/\$(\w+)|\$\{(\w+)\}/g, (whole, a?: string, b?: string) => process.env[(a ?? b)!] ?? whole),
+  );
+}
+
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
 }
 
 function hfHome(): string {
@@ -302,8 +325,7 @@ function isComplete(snapshot: CachedSnapshot): boolean {
 }
 
 function requireCachedSnapshot(hub: Hub, snapshot: CachedSnapshot | undefined): string {
-  const advice =
-    'Download it once with network access (or copy a cache that has it), or pass a local model directory.';
+  const advice = 'Download it once with network access (or copy a cache that has it), or pass a local model directory.';
   if (snapshot === undefined) {
     throw new ModelNotFoundError(
       `${hub.repoId} (revision "${hub.revision}") is not in the Hugging Face cache: ${refPath(hub)} does not exist, ` +
@@ -392,7 +414,8 @@ async function fetchSnapshot(hub: Hub): Promise<string> {
   if (!weights) throw missingFiles(hub, commit, WEIGHT_FILES.join(' or '));
   const tokenizer: string[] = [];
   for (const file of TOKENIZER_FILES) if (await fetchFile(file)) tokenizer.push(file);
-  if (!VOCABULARY_FILES.some((file) => tokenizer.includes(file))) throw missingFiles(hub, commit, VOCABULARY_FILES.join(' or '));
+  if (!VOCABULARY_FILES.some((file) => tokenizer.includes(file)))
+    throw missingFiles(hub, commit, VOCABULARY_FILES.join(' or '));
   return snapshotDir(hub, commit);
 }
 
@@ -490,7 +513,8 @@ function foundMetadata(hub: Hub, url: string, response: Response, location: stri
     throw markRecoverable(
       new ModelNotFoundError(
         `${url} answered without usable X-Repo-Commit and ETag headers (got ${JSON.stringify(commit)} and ` +
-          `${JSON.stringify(etag)}): ${hub.endpoint} does not behave like a Hugging Face hub. Check HF_ENDPOINT and any proxy in between.`,
+          `${JSON.stringify(etag)}): ${hub.endpoint} does not behave like a Hugging Face hub. ` +
+          'Check HF_ENDPOINT and any proxy in between.',
       ),
     );
   }
@@ -505,7 +529,12 @@ function foundMetadata(hub: Hub, url: string, response: Response, location: stri
  * Bytes are written at their offset rather than appended: two processes fetching the same blob
  * then write identical bytes at identical places instead of interleaving them.
  */
-async function downloadBlob(session: Session, metadata: FileMetadata & { found: true }, blob: string, file: string): Promise<void> {
+async function downloadBlob(
+  session: Session,
+  metadata: FileMetadata & { found: true },
+  blob: string,
+  file: string,
+): Promise<void> {
   const partial = `${blob}.incomplete`;
   await mkdir(dirname(blob), { recursive: true });
   const handle = await open(partial, fsConstants.O_WRONLY | fsConstants.O_CREAT);
@@ -522,7 +551,8 @@ async function downloadBlob(session: Session, metadata: FileMetadata & { found: 
   if (metadata.size !== undefined && end !== metadata.size) {
     throw markRecoverable(
       new ModelNotFoundError(
-        `Downloading ${file} of ${session.hub.repoId} from ${metadata.location} ended after ${end} of ${metadata.size} bytes; ` +
+        `Downloading ${file} of ${session.hub.repoId} from ${displayUrl(metadata.location)} ended after ` +
+          `${end} of ${metadata.size} bytes; ` +
           `the partial file ${partial} is kept and the next attempt resumes from it.`,
       ),
     );
@@ -606,7 +636,8 @@ async function fetchBody(
     if (writing) throw error; // A disk error (full disk...), reported as such by withCacheErrors.
     throw markRecoverable(
       new ModelNotFoundError(
-        `Downloading ${file} of ${hub.repoId} from ${metadata.location} was interrupted after ${position} bytes ` +
+        `Downloading ${file} of ${hub.repoId} from ${displayUrl(metadata.location)} was interrupted after ` +
+          `${position} bytes ` +
           `(${describeNetworkError(error)}); the partial file is kept and the next attempt resumes from it.`,
         { cause: error },
       ),
@@ -635,6 +666,12 @@ async function send(session: Session, url: string, file: string, init: RequestIn
   }
 }
 
+/** A URL for messages: CDN links carry a signature in their query string, which must not be logged. */
+function displayUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
 function describeNetworkError(error: unknown): string {
   if (error instanceof Error && error.name === 'TimeoutError') return 'timed out';
   const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
@@ -650,22 +687,30 @@ function httpError(hub: Hub, file: string, url: string, response: Response, reas
   const code = errorCodeHeader(response);
   const hubMessage = response.headers.get('x-error-message');
   const said = hubMessage ? ` The hub said: ${hubMessage}` : '';
-  const status = `HTTP ${response.status} for ${url}`;
+  const status = `HTTP ${response.status} for ${displayUrl(url)}`;
   if (response.status === 401 || response.status === 403) {
-    const gated = code === 'GatedRepo' ? ` ${hub.repoId} is gated: accept its conditions on ${hub.endpoint}/${hub.repoId} first.` : '';
+    const gated =
+      code === 'GatedRepo'
+        ? ` ${hub.repoId} is gated: accept its conditions on ${hub.endpoint}/${hub.repoId} first.`
+        : '';
     return markRecoverable(
       new ModelNotFoundError(
-        `Access to ${hub.repoId} was denied (${status}). The repository may be private or gated, or may not exist.${gated} ` +
+        `Access to ${hub.repoId} was denied (${status}). ` +
+          `The repository may be private or gated, or may not exist.${gated} ` +
           `Provide a token of an account that has access: the "token" option, the HF_TOKEN environment variable, ` +
           `or \`huggingface-cli login\`.${said}`,
       ),
     );
   }
   if (code === 'RepoNotFound') {
-    return new ModelNotFoundError(`Model ${hub.repoId} was not found on ${hub.endpoint} (${status}). Check the repo id.${said}`);
+    return new ModelNotFoundError(
+      `Model ${hub.repoId} was not found on ${hub.endpoint} (${status}). Check the repo id.${said}`,
+    );
   }
   if (code === 'RevisionNotFound') {
-    return new ModelNotFoundError(`Revision "${hub.revision}" of ${hub.repoId} was not found on ${hub.endpoint} (${status}).${said}`);
+    return new ModelNotFoundError(
+      `Revision "${hub.revision}" of ${hub.repoId} was not found on ${hub.endpoint} (${status}).${said}`,
+    );
   }
   const error = new ModelNotFoundError(`Could not fetch ${file} of ${hub.repoId}: ${reason ?? status}.${said}`);
   return response.status >= 500 || response.status === 429 ? markRecoverable(error) : error;
@@ -688,7 +733,8 @@ async function withCacheErrors<T>(hub: Hub, work: () => Promise<T>): Promise<T> 
     return await work();
   } catch (error) {
     // Only system errors (they carry the failed syscall); anything else is already typed or a bug.
-    if (error instanceof CrossEncoderError || typeof (error as { syscall?: unknown })?.syscall !== 'string') throw error;
+    if (error instanceof CrossEncoderError || typeof (error as { syscall?: unknown })?.syscall !== 'string')
+      throw error;
     throw new FileSystemError(`Hugging Face cache ${hub.cacheDir}: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -37,6 +37,8 @@ export interface NativeModel {
     seqLength: number,
   ): Promise<Float32Array>;
   initClassifier(): void;
+  /** Hugging Face's _init_weights for every parameter, drawn from `seed`. */
+  initWeights(seed: number, padTokenId: number): void;
   numParameters(): number;
 }
 
@@ -48,8 +50,52 @@ export interface NativeInfo {
   parallelInfo: string;
 }
 
+/** A tokenised batch with one label per pair, as the native trainer takes it. */
+export interface NativeLabelledBatch {
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+  attentionMask: Int32Array;
+  batchSize: number;
+  seqLength: number;
+  labels: Float32Array;
+}
+
+export interface NativeTrainerOptions {
+  loss: 'binary_cross_entropy' | 'cross_entropy';
+  posWeight?: number;
+  learningRate: number;
+  weightDecay: number;
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEpsilon: number;
+  maxGradNorm: number;
+  lrSchedulerType: string;
+  warmupSteps: number;
+  totalSteps: number;
+  seed: number;
+}
+
+export interface NativeStepResult {
+  loss: number;
+  gradNorm: number;
+  learningRate: number;
+}
+
+export interface NativeTrainer {
+  /** One optimiser step over the micro-batches (gradient accumulation). */
+  step(batches: NativeLabelledBatch[]): Promise<NativeStepResult>;
+  evalLoss(batch: NativeLabelledBatch): Promise<number>;
+  /** Writes optimizer.safetensors and rng_state.safetensors into dir. */
+  saveState(dir: string): Promise<void>;
+  loadState(dir: string): Promise<void>;
+  stepsTaken(): number;
+}
+
 interface Binding {
   Model: new (config: NativeBertConfig) => NativeModel;
+  Trainer: new (model: NativeModel, options: NativeTrainerOptions) => NativeTrainer;
+  /** torch.randperm(n, generator=torch.Generator().manual_seed(seed)). */
+  randperm(n: number, seed: number): Float64Array;
   info(): NativeInfo;
   setThreads(threads: number): void;
   shutdown(): boolean;

@@ -129,7 +129,13 @@ function formatLine(format: LineFormat, completed: number, fields: ProgressField
   const parts: string[] = [];
   if (format.label) parts.push(format.label);
   if (format.bar && total > 0) parts.push(bar(completed / total));
-  parts.push(unit === 'bytes' ? formatByteCounts(completed, total) : total > 0 ? `${completed}/${total}` : `${completed} ${unit}`);
+  parts.push(
+    unit === 'bytes'
+      ? formatByteCounts(completed, total)
+      : total > 0
+        ? `${completed}/${total}`
+        : `${completed} ${unit}`,
+  );
   if (total > 0) parts.push(`${Math.floor(Math.min(completed / total, 1) * 100)}%`);
 
   const seconds = (at - format.startedAt) / 1000;

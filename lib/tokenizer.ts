@@ -53,12 +53,13 @@ export interface TokenizedBatch {
 // ---------------------------------------------------------------------------------------------
 // Character classes of the Rust crate.
 //
-// `tokenizers` classifies characters with the `unicode_categories` crate, whose tables predate
-// the Unicode version of V8's `\p{…}`. These lists (probed code point by code point against the
-// `tokenizers` 0.23 Rust binding) hold where the two disagree, so that rare-script marks,
-// punctuation and format characters are treated as `BertTokenizerFast` treats them.
-// Canonical decompositions (NFD) still come from V8; they differ only on 13 code points of
-// scripts encoded since Unicode 13, whose words are [UNK] either way.
+// `tokenizers` classifies characters with the `unicode_categories` crate, whose tables are far
+// older than the Unicode of V8's `\p{…}` (17.0 in Node 20.20). These lists, probed code point by
+// code point against the `tokenizers` 0.23 Rust binding, hold where the two disagree, so that
+// marks, punctuation and format characters of recent scripts are treated as `BertTokenizerFast`
+// treats them. A Unicode after 17.0 may add characters to list here. Canonical decompositions
+// (NFD) still come from V8: they differ on 13 code points of scripts encoded since Unicode 13
+// (Dives Akuru, Vithkuqi, Tulu-Tigalari, Kirat Rai).
 
 /** In V8's `\p{Mn}`, not in the crate's nonspacing marks. */
 const MN_NOT_IN_RUST =
@@ -131,7 +132,7 @@ interface BertNormalizerOptions {
  * Every step maps characters independently, which is what lets long texts be encoded in chunks.
  */
 class RustBertNormalizer extends Normalizer {
-  private readonly options: BertNormalizerOptions;
+  readonly options: BertNormalizerOptions;
 
   constructor(options: BertNormalizerOptions) {
     super({ type: 'BertNormalizer' });
@@ -184,18 +185,14 @@ export function longestFirstLengths(n1: number, n2: number, budget: number): [nu
   return [Math.min(n1, keep1), Math.min(n2, keep2)];
 }
 
-/** Characters cut at when encoding in chunks: whitespace for every tokenizer component. */
-const CHUNK_CUT = /[ \t\n\r]/g;
 /** A chunk spans at least this many characters… */
 const MIN_CHUNK_CHARS = 1024;
 /** …or this many per token still wanted (English averages 4–5 characters per WordPiece token). */
 const CHUNK_CHARS_PER_TOKEN = 6;
 
 /**
- * The token ids of one side of a pair, encoded only as far as needed. When chunking is safe,
- * the text is encoded in pieces cut before an ASCII whitespace character; since normalization
- * is per character and pre-tokenization splits there anyway, the pieces' ids concatenate to
- * the ids of the whole text.
+ * The token ids of one side of a pair, encoded only as far as needed: in chunks cut before a
+ * `boundary` character (see `chunkBoundary`), whose ids concatenate to the ids of the whole text.
  */
 class LazyIds {
   readonly ids: number[] = [];
@@ -204,7 +201,8 @@ class LazyIds {
   constructor(
     private readonly text: string,
     private readonly encode: (text: string) => number[],
-    private readonly chunkable: boolean,
+    /** A global regex, or null to encode the text in one piece. */
+    private readonly boundary: RegExp | null,
   ) {}
 
   /** True once the whole text is encoded, so that `ids.length` is its exact length. */
@@ -215,22 +213,37 @@ class LazyIds {
   /** Encodes until at least `count` ids are known or the text is exhausted. */
   extend(count: number): this {
     while (this.ids.length < count && !this.complete) {
-      const end = this.chunkable
-        ? chunkEnd(this.text, this.position + Math.max(MIN_CHUNK_CHARS, (count - this.ids.length) * CHUNK_CHARS_PER_TOKEN))
-        : this.text.length;
+      const end = this.chunkEnd(this.position + Math.max(MIN_CHUNK_CHARS, (count - this.ids.length) * CHUNK_CHARS_PER_TOKEN));
       // A loop, not push(...ids): a huge spread overflows the stack.
       for (const id of this.encode(this.text.slice(this.position, end))) this.ids.push(id);
       this.position = end;
     }
     return this;
   }
+
+  /** The first boundary at or after `from`, else the text's end. */
+  private chunkEnd(from: number): number {
+    if (this.boundary === null || from >= this.text.length) return this.text.length;
+    this.boundary.lastIndex = from;
+    return this.boundary.exec(this.text)?.index ?? this.text.length;
+  }
 }
 
-/** The first chunk cut at or after `from`, or the text's end. */
-function chunkEnd(text: string, from: number): number {
-  if (from >= text.length) return text.length;
-  CHUNK_CUT.lastIndex = from;
-  return CHUNK_CUT.exec(text)?.index ?? text.length;
+/**
+ * Characters before which a text may be cut without changing its tokens, or null if there are
+ * none. With the Rust BERT normalizer (every step maps characters one by one; NFD reorders marks
+ * only between two starters) and pre-tokenizer, cutting before whitespace, or before a CJK
+ * ideograph that the normalizer surrounds with spaces, cuts between two words; no added token
+ * may contain such a character, since its match would straddle the cut.
+ */
+function chunkBoundary(tokenizer: HfTokenizer, addedTokens: readonly string[]): RegExp | null {
+  const { normalizer, pre_tokenizer: preTokenizer } = tokenizer;
+  if (!(preTokenizer instanceof RustBertPreTokenizer)) return null;
+  if (normalizer !== null && !(normalizer instanceof RustBertNormalizer)) return null;
+  const cjk = normalizer?.options.handleChineseChars ? classItems(CJK_IDEOGRAPHS) : '';
+  const source = `[ \\t\\n\\r${cjk}]`;
+  if (addedTokens.some((token) => new RegExp(source, 'v').test(token))) return null;
+  return new RegExp(source, 'gv');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,6 +261,15 @@ interface TokenizerJson {
 }
 
 type JsonObject = Record<string, unknown>;
+
+/** What `fromDirectory` read; `file` is the file the tokenizer came from, for error messages. */
+interface LoadedFiles {
+  json: TokenizerJson;
+  file: string;
+  config: JsonObject;
+  specialTokens: SpecialTokens;
+  modelMaxLength: number | undefined;
+}
 
 /** A piece of the pair template: special token ids, or sequence A (query) / B (document). */
 type TemplatePiece = { ids: number[]; typeId: number } | { sequence: 'A' | 'B'; typeId: number };
@@ -485,6 +507,15 @@ function pairTemplate(postProcessor: TokenizerJson['post_processor'], file: stri
   return pieces;
 }
 
+/**
+ * Whether tokenizer.json's model is WordPiece: by its type, or, in files written before models
+ * had one, by its fields (as the library and the Rust crate tell them apart).
+ */
+function isWordPiece(model: TokenizerJson['model']): boolean {
+  if (model.type !== undefined) return model.type === 'WordPiece';
+  return 'continuing_subword_prefix' in model && 'unk_token' in model && !('merges' in model) && !Array.isArray(model.vocab);
+}
+
 async function writeFileAtomic(file: string, text: string): Promise<void> {
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
@@ -512,21 +543,22 @@ export class CrossEncoderTokenizer {
   /** Special tokens the pair template adds (3 for BERT); `maxLength` must be at least this. */
   readonly numSpecialTokens: number;
 
+  private readonly json: TokenizerJson;
+  private readonly config: JsonObject;
+  private readonly specialTokens: SpecialTokens;
   private readonly template: TemplatePiece[];
-  /** Whether long texts may be encoded in chunks (see LazyIds). */
-  private readonly chunkable: boolean;
+  /** Where long texts may be cut to be encoded in chunks (see LazyIds). */
+  private readonly boundary: RegExp | null;
   private readonly encodeText: (text: string) => number[];
 
-  private constructor(
-    private readonly tokenizer: HfTokenizer,
-    private readonly json: TokenizerJson,
-    private readonly config: JsonObject,
-    private readonly specialTokens: SpecialTokens,
-    file: string,
-  ) {
+  private constructor(tokenizer: HfTokenizer, loaded: LoadedFiles) {
+    const { json, file } = loaded;
+    this.json = json;
+    this.config = loaded.config;
+    this.specialTokens = loaded.specialTokens;
+    this.modelMaxLength = loaded.modelMaxLength;
     this.template = pairTemplate(json.post_processor, file);
     this.numSpecialTokens = this.template.reduce((sum, piece) => sum + ('ids' in piece ? piece.ids.length : 0), 0);
-    this.modelMaxLength = readModelMaxLength(config, CONFIG_FILE);
 
     if (json.normalizer?.type === 'BertNormalizer') tokenizer.normalizer = rustBertNormalizer(json.normalizer, file);
     if (json.pre_tokenizer?.type === 'BertPreTokenizer') tokenizer.pre_tokenizer = new RustBertPreTokenizer();
@@ -535,17 +567,14 @@ export class CrossEncoderTokenizer {
     this.encodeText = (text) => tokenizer.encode(text, { add_special_tokens: false }).ids;
 
     const model = tokenizer.model;
-    if (json.model.type === 'WordPiece' && model?.unk_token_id === undefined) {
+    if (isWordPiece(json.model) && model?.unk_token_id === undefined) {
       throw new ModelFormatError(`${file}: the WordPiece unknown token ${JSON.stringify(model?.unk_token ?? null)} is not in the vocabulary`);
     }
-    const padId = tokenizer.token_to_id(specialTokens.pad_token);
-    if (padId === undefined) throw new ModelFormatError(`${file}: the padding token "${specialTokens.pad_token}" is not in the vocabulary`);
+    const padId = tokenizer.token_to_id(this.specialTokens.pad_token);
+    if (padId === undefined) throw new ModelFormatError(`${file}: the padding token "${this.specialTokens.pad_token}" is not in the vocabulary`);
     this.padTokenId = padId;
     this.vocabSize = model?.vocab.length ?? 0;
-    this.chunkable =
-      (tokenizer.normalizer === null || tokenizer.normalizer instanceof RustBertNormalizer) &&
-      tokenizer.pre_tokenizer instanceof RustBertPreTokenizer &&
-      !(json.added_tokens ?? []).some((token) => /[ \t\n\r]/.test(token.content));
+    this.boundary = chunkBoundary(tokenizer, (json.added_tokens ?? []).map((token) => token.content));
   }
 
   /**
@@ -580,13 +609,15 @@ export class CrossEncoderTokenizer {
       throw new ModelFormatError(`No tokenizer in ${dir}: looked for ${TOKENIZER_FILE} and ${VOCAB_FILE}`);
     }
 
+    const loaded: LoadedFiles = { json, file, config, specialTokens, modelMaxLength: readModelMaxLength(config, configFile) };
     let tokenizer: HfTokenizer;
     try {
+      // The library's own BertNormalizer normalizes `normalized` added tokens here, before ours replaces it.
       tokenizer = new Tokenizer({ normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...json }, config);
     } catch (error) {
       throw new ModelFormatError(`${file} is not a usable tokenizer: ${(error as Error).message}`, { cause: error });
     }
-    return new CrossEncoderTokenizer(tokenizer, json, config, specialTokens, file);
+    return new CrossEncoderTokenizer(tokenizer, loaded);
   }
 
   /**
@@ -604,8 +635,8 @@ export class CrossEncoderTokenizer {
     }
     const budget = maxLength - this.numSpecialTokens;
     // One token past the budget tells "longer than the budget", which is all truncation needs…
-    const a = new LazyIds(query, this.encodeText, this.chunkable).extend(budget + 1);
-    const b = new LazyIds(document, this.encodeText, this.chunkable).extend(budget + 1);
+    const a = new LazyIds(query, this.encodeText, this.boundary).extend(budget + 1);
+    const b = new LazyIds(document, this.encodeText, this.boundary).extend(budget + 1);
     // …except when both sides are cut in half and the odd token goes to the longer one.
     if (budget % 2 === 1 && a.ids.length > budget && b.ids.length > budget) {
       a.extend(Infinity);
@@ -675,7 +706,7 @@ export class CrossEncoderTokenizer {
   /** The WordPiece vocabulary as vocab.txt lines, when its ids are exactly 0..n-1. */
   private vocabText(): string | undefined {
     const vocab = this.json.model.vocab;
-    if (this.json.model.type !== 'WordPiece' || typeof vocab !== 'object' || vocab === null) return undefined;
+    if (!isWordPiece(this.json.model) || typeof vocab !== 'object' || vocab === null) return undefined;
     const entries = Object.entries(vocab as Record<string, unknown>);
     const tokens = new Array<string | undefined>(entries.length);
     for (const [token, id] of entries) {

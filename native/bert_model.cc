@@ -199,4 +199,21 @@ void BertForSequenceClassificationImpl::init_classifier() {
   classifier->bias.zero_();
 }
 
+void BertForSequenceClassificationImpl::init_weights(uint64_t seed, int64_t pad_token_id) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(seed);
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* linear = module->as<torch::nn::LinearImpl>()) {
+      linear->weight.normal_(0.0, config.initializer_range);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* embedding = module->as<torch::nn::EmbeddingImpl>()) {
+      embedding->weight.normal_(0.0, config.initializer_range);
+      if (pad_token_id >= 0 && pad_token_id < embedding->weight.size(0)) embedding->weight[pad_token_id].zero_();
+    } else if (auto* norm = module->as<torch::nn::LayerNormImpl>()) {
+      norm->weight.fill_(1.0);
+      norm->bias.zero_();
+    }
+  }
+}
+
 }  // namespace tce

@@ -108,6 +108,9 @@ struct BertForSequenceClassificationImpl : torch::nn::Module {
                         const torch::Tensor& attention_mask);
   // A fresh head as Hugging Face's _init_weights makes one: normal(0, initializer_range), zero bias.
   void init_classifier();
+  // Every weight as Hugging Face's _init_weights draws it (Linear and Embedding normal(0,
+  // initializer_range), zero biases and padding row, LayerNorm 1 and 0), from `seed`.
+  void init_weights(uint64_t seed, int64_t pad_token_id);
 
   BertConfig config;
   BertModel bert{nullptr};

@@ -404,7 +404,9 @@ class Parser {
           case 'r': out += '\r'; break;
           case 't': out += '\t'; break;
           case 'u': append_utf8(out, parse_unicode_escape(escape_start)); break;
-          default: --pos_; fail("invalid escape \\" + describe_current());
+          default:
+            --pos_;
+            fail("invalid escape: backslash followed by " + describe_current());
         }
         continue;
       }

@@ -79,6 +79,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                            InstanceMethod("saveWeights", &ModelWrap::SaveWeights),
                            InstanceMethod("forward", &ModelWrap::Forward),
                            InstanceMethod("initClassifier", &ModelWrap::InitClassifier),
+                           InstanceMethod("initWeights", &ModelWrap::InitWeights),
                            InstanceMethod("numParameters", &ModelWrap::NumParameters)});
   constructor = new Napi::FunctionReference(Napi::Persistent(func));
   return func;
@@ -174,6 +175,21 @@ Napi::Value ModelWrap::InitClassifier(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
     std::unique_lock<std::shared_mutex> lock(handle_->mutex);
     handle_->model->init_classifier();
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModelWrap::InitWeights(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+      throw ArgumentError("initWeights(seed, padTokenId): numbers expected");
+    }
+    const double seed = info[0].As<Napi::Number>().DoubleValue();
+    if (!(seed >= 0) || seed != static_cast<double>(static_cast<uint64_t>(seed))) {
+      throw ArgumentError("initWeights(seed, padTokenId): seed must be a non-negative integer");
+    }
+    std::unique_lock<std::shared_mutex> lock(handle_->mutex);
+    handle_->model->init_weights(static_cast<uint64_t>(seed), info[1].As<Napi::Number>().Int64Value());
     return info.Env().Undefined();
   });
 }

@@ -325,21 +325,22 @@ class TorchArchive {
 
 enum class Kind { None, Bool, Int, Float, String, Tuple, List, Dict, Global, Storage, Tensor };
 
-const char* kind_name(Kind k) {
+// "a dict", "an int", "None": for messages.
+const char* a_kind(Kind k) {
   switch (k) {
     case Kind::None: return "None";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::String: return "str";
-    case Kind::Tuple: return "tuple";
-    case Kind::List: return "list";
-    case Kind::Dict: return "dict";
-    case Kind::Global: return "global";
-    case Kind::Storage: return "storage";
-    case Kind::Tensor: return "tensor";
+    case Kind::Bool: return "a bool";
+    case Kind::Int: return "an int";
+    case Kind::Float: return "a float";
+    case Kind::String: return "a str";
+    case Kind::Tuple: return "a tuple";
+    case Kind::List: return "a list";
+    case Kind::Dict: return "a dict";
+    case Kind::Global: return "a global";
+    case Kind::Storage: return "a storage";
+    case Kind::Tensor: return "a tensor";
   }
-  return "object";
+  return "an object";
 }
 
 // The globals a state dict may reference; any other is rejected when the pickle names it.
@@ -399,11 +400,7 @@ class Unpickler {
     while (pos_ < data_.size()) {
       op_pos_ = pos_;
       const uint8_t code = read_u8();
-      if (code == op::STOP) {
-        Obj result = pop(code);
-        if (!stack_.empty() || !metastack_.empty()) fail("pickle ends with unused values on the stack");
-        return result;
-      }
+      if (code == op::STOP) return pop(code);  // like Python, values left below it are ignored
       step(code);
     }
     fail("pickle ends without a STOP opcode");
@@ -512,7 +509,7 @@ class Unpickler {
   Obj& top_of_kind(uint8_t code, Kind kind) {
     Obj& o = top(code);
     if (o->kind != kind) {
-      fail("opcode " + opcode_string(code) + " expects a " + kind_name(kind) + ", found a " + kind_name(o->kind));
+      fail("opcode " + opcode_string(code) + " expects " + a_kind(kind) + ", found " + a_kind(o->kind));
     }
     return o;
   }
@@ -707,7 +704,7 @@ class Unpickler {
                     t[3]->kind == Kind::String && t[4]->kind == Kind::Int && t[4]->integer >= 0;
     if (!ok) fail("persistent id is not ('storage', storage_type, key, location, numel)");
     Obj storage = make(Kind::Storage);
-    storage->text = t[2]->text;
+    storage->text = "data/" + t[2]->text;  // the record name, for messages
     storage->dtype = t[1]->dtype;
     storage->untyped = t[1]->untyped;
     storage->tensor = load_storage_(t[2]->text, t[1]->dtype, static_cast<uint64_t>(t[4]->integer));
@@ -715,8 +712,8 @@ class Unpickler {
   }
 
   Obj call(const Obj& callable, const Obj& args) {
-    if (callable->kind != Kind::Global) fail(std::string("REDUCE on a ") + kind_name(callable->kind));
-    if (args->kind != Kind::Tuple) fail(std::string("REDUCE with ") + kind_name(args->kind) + " arguments");
+    if (callable->kind != Kind::Global) fail(std::string("REDUCE on ") + a_kind(callable->kind));
+    if (args->kind != Kind::Tuple) fail(std::string("REDUCE with ") + a_kind(args->kind) + " as arguments");
     const std::vector<Obj>& a = args->items;
     switch (callable->global) {
       case Global::OrderedDict:
@@ -742,7 +739,7 @@ class Unpickler {
   }
 
   const Obj& storage_arg(const Obj& o) {
-    if (o->kind != Kind::Storage) fail(std::string("tensor rebuilt from a ") + kind_name(o->kind) + ", expected a storage");
+    if (o->kind != Kind::Storage) fail(std::string("tensor rebuilt from ") + a_kind(o->kind) + ", expected a storage");
     return o;
   }
 
@@ -763,7 +760,7 @@ class Unpickler {
   }
 
   std::vector<int64_t> int_tuple(const Obj& o, const char* what) {
-    if (o->kind != Kind::Tuple) fail(std::string("tensor ") + what + " is a " + kind_name(o->kind) + ", expected a tuple");
+    if (o->kind != Kind::Tuple) fail(std::string("tensor ") + what + " is " + a_kind(o->kind) + ", expected a tuple");
     std::vector<int64_t> values;
     for (const Obj& item : o->items) {
       if (item->kind != Kind::Int || item->integer < 0) fail(std::string("tensor ") + what + " holds a value that is not a non-negative int");
@@ -825,7 +822,7 @@ class Unpickler {
 // that share one storage are copied apart).
 NamedTensors state_dict_tensors(const std::string& path, const PyObject& root) {
   if (root.kind != Kind::Dict) {
-    throw FormatError(path + ": data.pkl holds a " + kind_name(root.kind) +
+    throw FormatError(path + ": data.pkl holds " + std::string(a_kind(root.kind)) +
                       ", expected a state dict (a dict of name → tensor)");
   }
   NamedTensors tensors;
@@ -833,10 +830,10 @@ NamedTensors state_dict_tensors(const std::string& path, const PyObject& root) {
   std::unordered_set<const void*> seen;
   for (const auto& [key, value] : root.dict) {
     if (key->kind != Kind::String) {
-      throw FormatError(path + ": state dict has a " + std::string(kind_name(key->kind)) + " key, expected str");
+      throw FormatError(path + ": state dict has a key that is " + std::string(a_kind(key->kind)) + ", expected a str");
     }
     if (value->kind != Kind::Tensor) {
-      throw FormatError(path + ": state dict entry '" + key->text + "' is a " + kind_name(value->kind) +
+      throw FormatError(path + ": state dict entry '" + key->text + "' is " + a_kind(value->kind) +
                         ", not a tensor; only flat state dicts (name → tensor) can be read");
     }
     if (!names.insert(key->text).second) throw FormatError(path + ": state dict has '" + key->text + "' twice");

@@ -3,7 +3,7 @@
 //
 // Order (the first that yields a libtorch wins):
 //   1. $LIBTORCH, a libtorch root (an explicit choice: a bad one is an error, not skipped);
-//   2. a libtorch CMake finds: $CMAKE_PREFIX_PATH, $Torch_DIR, then the system prefixes;
+//   2. a libtorch CMake finds: $Torch_DIR, $CMAKE_PREFIX_PATH, then the system prefixes;
 //   3. on Debian/Ubuntu as root: apt-get install libtorch-dev libopenblas0-pthread;
 //   4. the official CPU zip, downloaded once into a cache and checked against a pinned sha256.
 //
@@ -140,13 +140,13 @@ function fromLibtorchEnv(root) {
 /** The places CMake would look, in its order, each as [label, TorchConfig directories]. */
 function cmakeSearchPlaces(env) {
   const places = [];
-  for (const prefix of (env.CMAKE_PREFIX_PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    places.push([`CMAKE_PREFIX_PATH entry ${prefix}`, torchConfigDirs(prefix)]);
-  }
   if (env.Torch_DIR) {
     const dir = path.resolve(env.Torch_DIR);
     const isConfigDir = fs.existsSync(path.join(dir, 'TorchConfig.cmake'));
     places.push([`Torch_DIR=${dir}`, isConfigDir ? [dir] : torchConfigDirs(dir)]);
+  }
+  for (const prefix of (env.CMAKE_PREFIX_PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    places.push([`CMAKE_PREFIX_PATH entry ${prefix}`, torchConfigDirs(prefix)]);
   }
   for (const prefix of SYSTEM_PREFIXES) places.push([`system prefix ${prefix}`, torchConfigDirs(prefix)]);
   return places;
@@ -163,7 +163,7 @@ function fromCMakeSearch(env, tried) {
       return { ...lib, how: `found by CMake (${label}) in ${lib.root}` };
     }
   }
-  tried.push(`CMake's search (CMAKE_PREFIX_PATH, Torch_DIR, ${SYSTEM_PREFIXES.join(', ')}): no TorchConfig.cmake`);
+  tried.push(`CMake's search (Torch_DIR, CMAKE_PREFIX_PATH, ${SYSTEM_PREFIXES.join(', ')}): no usable TorchConfig.cmake`);
   return null;
 }
 

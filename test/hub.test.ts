@@ -60,7 +60,11 @@ const REPOS: Record<string, FakeRepo> = {
     files: { 'config.json': CONFIG, 'pytorch_model.bin': LEGACY_WEIGHTS, 'vocab.txt': VOCAB },
     lfs: ['pytorch_model.bin'],
   },
-  'org/gated': { files: { 'config.json': CONFIG, 'model.safetensors': WEIGHTS, 'vocab.txt': VOCAB }, lfs: ['model.safetensors'], token: 'hf_secret' },
+  'org/gated': {
+    files: { 'config.json': CONFIG, 'model.safetensors': WEIGHTS, 'vocab.txt': VOCAB },
+    lfs: ['model.safetensors'],
+    token: 'hf_secret',
+  },
   'old-org/tiny': { files: {}, renamedTo: 'org/tiny' },
   'org/no-weights': { files: { 'config.json': CONFIG, 'vocab.txt': VOCAB } },
   'org/no-tokenizer': { files: { 'config.json': CONFIG, 'model.safetensors': WEIGHTS }, lfs: ['model.safetensors'] },
@@ -108,7 +112,8 @@ class FakeHub {
   private serveHub(request: http.IncomingMessage, response: http.ServerResponse): void {
     this.record('hub', request);
     const match = /^\/(.+)\/resolve\/([^/]+)\/(.+)$/.exec(new URL(request.url!, 'http://x').pathname);
-    const fail = (status: number, headers: Record<string, string> = {}): void => void response.writeHead(status, headers).end();
+    const fail = (status: number, headers: Record<string, string> = {}): void =>
+      void response.writeHead(status, headers).end();
     if (!match) return fail(404);
     const [, repoId, rawRevision, rawFile] = match as unknown as [string, string, string, string];
     const repo = REPOS[repoId];
@@ -132,7 +137,11 @@ class FakeHub {
         ETag: `"${sha1('an LFS pointer file')}"`,
       });
     }
-    response.writeHead(200, { 'X-Repo-Commit': commit, ETag: `"${gitBlobId(content)}"`, 'Content-Length': content.length });
+    response.writeHead(200, {
+      'X-Repo-Commit': commit,
+      ETag: `"${gitBlobId(content)}"`,
+      'Content-Length': content.length,
+    });
     response.end(request.method === 'HEAD' ? undefined : content);
   }
 
@@ -147,7 +156,8 @@ class FakeHub {
     let start = 0;
     if (range && !this.cdn.ignoreRange) {
       start = Number(range[1]);
-      if (start >= content.length) return void response.writeHead(416, { 'Content-Range': `bytes */${content.length}` }).end();
+      if (start >= content.length)
+        return void response.writeHead(416, { 'Content-Range': `bytes */${content.length}` }).end();
       response.writeHead(206, {
         'Content-Range': `bytes ${start}-${content.length - 1}/${content.length}`,
         'Content-Length': content.length - start,
@@ -191,7 +201,17 @@ beforeEach(async () => {
   hub.requests.length = 0;
   hub.cdn = { ignoreRange: false };
   // Isolate from the machine: no real token, cache or offline setting may leak into a test.
-  for (const name of ['HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_TOKEN_PATH', 'HF_ENDPOINT', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'XDG_CACHE_HOME']) {
+  for (const name of [
+    'HF_HUB_OFFLINE',
+    'TRANSFORMERS_OFFLINE',
+    'HF_TOKEN',
+    'HUGGING_FACE_HUB_TOKEN',
+    'HF_TOKEN_PATH',
+    'HF_ENDPOINT',
+    'HF_HUB_CACHE',
+    'HUGGINGFACE_HUB_CACHE',
+    'XDG_CACHE_HOME',
+  ]) {
     vi.stubEnv(name, '');
   }
   vi.stubEnv('HF_HOME', join(work, 'hf-home'));
@@ -203,11 +223,20 @@ afterEach(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const options = (extra: Record<string, unknown> = {}) => ({ cacheDir, endpoint: hub.endpoint, showProgress: false, ...extra });
+const options = (extra: Record<string, unknown> = {}) => ({
+  cacheDir,
+  endpoint: hub.endpoint,
+  showProgress: false,
+  ...extra,
+});
 const repoDir = (repoId: string) => join(cacheDir, `models--${repoId.replace('/', '--')}`);
 const blobPath = (repoId: string, content: Buffer) => join(repoDir(repoId), 'blobs', sha256(content));
 
-async function expectRejection(promise: Promise<unknown>, type: new (...args: never[]) => Error, ...patterns: RegExp[]) {
+async function expectRejection(
+  promise: Promise<unknown>,
+  type: new (...args: never[]) => Error,
+  ...patterns: RegExp[]
+) {
   const error = await promise.then(
     () => undefined,
     (caught: unknown) => caught,
@@ -251,7 +280,9 @@ describe('downloadModel', () => {
     await downloadModel('org/tiny', options());
     hub.requests.length = 0;
     await downloadModel('org/tiny', options());
-    expect(hub.requests.map((request) => `${request.method} ${request.path}`)).toEqual(['HEAD /org/tiny/resolve/main/config.json']);
+    expect(hub.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+      'HEAD /org/tiny/resolve/main/config.json',
+    ]);
   });
 
   it('falls back to pytorch_model.bin when the repo has no model.safetensors', async () => {
@@ -281,7 +312,9 @@ describe('downloadModel', () => {
       return true;
     });
     await downloadModel('org/tiny', options({ showProgress: true }));
-    expect(writes.some((line) => line.includes('model.safetensors') && line.includes('200.0/200.0 kB 100%'))).toBe(true);
+    expect(writes.some((line) => line.includes('model.safetensors') && line.includes('200.0/200.0 kB 100%'))).toBe(
+      true,
+    );
   });
 
   it('handles two concurrent downloads of the same model', async () => {
@@ -363,7 +396,10 @@ describe('resolveModelDirectory', () => {
     await rm(join(dir, 'tokenizer_config.json'));
     hub.requests.length = 0;
     expect(await resolveModelDirectory('org/tiny', options())).toBe(dir);
-    expect(requests()).toEqual(['HEAD /org/tiny/resolve/main/config.json', `HEAD /org/tiny/resolve/${commit}/tokenizer_config.json`]);
+    expect(requests()).toEqual([
+      'HEAD /org/tiny/resolve/main/config.json',
+      `HEAD /org/tiny/resolve/${commit}/tokenizer_config.json`,
+    ]);
     expect((await readFile(join(dir, 'tokenizer_config.json'))).equals(TOKENIZER_CONFIG)).toBe(true);
 
     // Blob gone too: downloaded again.
@@ -393,7 +429,11 @@ describe('resolveModelDirectory', () => {
   });
 
   it('names an unknown repo, revision or required file', async () => {
-    await expectRejection(resolveModelDirectory('org/missing', options()), ModelNotFoundError, /org\/missing was not found/);
+    await expectRejection(
+      resolveModelDirectory('org/missing', options()),
+      ModelNotFoundError,
+      /org\/missing was not found/,
+    );
     await expectRejection(
       resolveModelDirectory('org/tiny', options({ revision: 'nope' })),
       ModelNotFoundError,
@@ -412,7 +452,14 @@ describe('resolveModelDirectory', () => {
   });
 
   it('explains a 401 from a gated or private repo, and sends the token from each source', async () => {
-    await expectRejection(resolveModelDirectory('org/gated', options()), ModelNotFoundError, /denied \(HTTP 401/, /gated/, /private/, /HF_TOKEN/);
+    await expectRejection(
+      resolveModelDirectory('org/gated', options()),
+      ModelNotFoundError,
+      /denied \(HTTP 401/,
+      /gated/,
+      /private/,
+      /HF_TOKEN/,
+    );
 
     expect(await resolveModelDirectory('org/gated', options({ token: 'hf_secret' }))).toContain('models--org--gated');
 
@@ -444,7 +491,11 @@ describe('resolveModelDirectory', () => {
     const endpoint = `http://127.0.0.1:${await listen(silent)}`;
     vi.stubEnv('HF_HUB_ETAG_TIMEOUT', '0.2');
     try {
-      await expectRejection(resolveModelDirectory('org/tiny', options({ endpoint })), ModelNotFoundError, /Could not reach .* \(timed out\)/);
+      await expectRejection(
+        resolveModelDirectory('org/tiny', options({ endpoint })),
+        ModelNotFoundError,
+        /Could not reach .* \(timed out\)/,
+      );
     } finally {
       silent.closeAllConnections();
       await new Promise((done) => silent.close(done));
@@ -454,7 +505,12 @@ describe('resolveModelDirectory', () => {
   it('reports a cache directory that cannot be written as a FileSystemError naming it', async () => {
     await writeFile(join(work, 'not-a-dir'), '');
     cacheDir = join(work, 'not-a-dir', 'cache');
-    await expectRejection(resolveModelDirectory('org/tiny', options()), FileSystemError, new RegExp(escape(cacheDir)), /ENOTDIR/);
+    await expectRejection(
+      resolveModelDirectory('org/tiny', options()),
+      FileSystemError,
+      new RegExp(escape(cacheDir)),
+      /ENOTDIR/,
+    );
   });
 
   it('falls back to a cached snapshot with the required files when the hub is unreachable', async () => {
@@ -502,7 +558,9 @@ describe('offline mode', () => {
     await expectRejection(
       resolveModelDirectory('org/tiny', options()),
       ModelNotFoundError,
-      new RegExp(`org/tiny \\(revision "main"\\) is not in the Hugging Face cache: ${escape(join(repoDir('org/tiny'), 'refs', 'main'))}`),
+      new RegExp(
+        `org/tiny \\(revision "main"\\) is not in the Hugging Face cache: ${escape(join(repoDir('org/tiny'), 'refs', 'main'))}`,
+      ),
       /HF_HUB_OFFLINE/,
     );
     expect(hub.requests).toEqual([]);
@@ -529,14 +587,27 @@ describe('names and paths', () => {
     'rejects the invalid repo id %j',
     async (name) => {
       await expectRejection(resolveModelDirectory(name, options()), InvalidArgumentError);
-      if (name !== '') await expectRejection(downloadModel(name, options()), InvalidArgumentError, /not a valid Hugging Face repo id/);
+      if (name !== '')
+        await expectRejection(downloadModel(name, options()), InvalidArgumentError, /not a valid Hugging Face repo id/);
     },
   );
 
   it('rejects malformed options', async () => {
-    await expectRejection(resolveModelDirectory('org/tiny', options({ revision: '../../etc' })), InvalidArgumentError, /revision/);
-    await expectRejection(resolveModelDirectory('org/tiny', options({ endpoint: 'ftp://example.com' })), InvalidArgumentError, /endpoint/);
-    await expectRejection(resolveModelDirectory('org/tiny', options({ cacheDir: '' })), InvalidArgumentError, /cacheDir/);
+    await expectRejection(
+      resolveModelDirectory('org/tiny', options({ revision: '../../etc' })),
+      InvalidArgumentError,
+      /revision/,
+    );
+    await expectRejection(
+      resolveModelDirectory('org/tiny', options({ endpoint: 'ftp://example.com' })),
+      InvalidArgumentError,
+      /endpoint/,
+    );
+    await expectRejection(
+      resolveModelDirectory('org/tiny', options({ cacheDir: '' })),
+      InvalidArgumentError,
+      /cacheDir/,
+    );
   });
 });
 

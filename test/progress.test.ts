@@ -48,7 +48,13 @@ describe('createProgress on a non-TTY stream', () => {
   it('uses the default 10 s interval and shows byte counts in the unit of the total', () => {
     const stream = fakeStream(false);
     const clock = fakeClock();
-    const progress = createProgress({ total: 90_900_000, label: 'model.safetensors', unit: 'bytes', stream, now: clock.now });
+    const progress = createProgress({
+      total: 90_900_000,
+      label: 'model.safetensors',
+      unit: 'bytes',
+      stream,
+      now: clock.now,
+    });
     clock.advance(9_999);
     progress.update(10_000_000);
     expect(stream.output).toEqual([]);

@@ -8,10 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import type { Activation } from '../activation.js';
 import { CrossEncoderError, FileSystemError, InvalidArgumentError } from '../errors.js';
 
-/** Output activation applied by {@link PairScorer.predict}. */
-export type Activation = 'sigmoid' | 'identity' | 'softmax';
 
 /** Options of {@link PairScorer.predict}. */
 export interface PredictOptions {

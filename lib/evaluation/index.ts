@@ -1,12 +1,6 @@
 /** Evaluators of CrossEncoder models and the metrics behind them. */
 
-export type {
-  Activation,
-  CrossEncoderEvaluator,
-  EvaluateOptions,
-  PairScorer,
-  PredictOptions,
-} from './evaluator.js';
+export type { CrossEncoderEvaluator, EvaluateOptions, PairScorer } from './evaluator.js';
 export {
   CrossEncoderRerankingEvaluator,
   type CrossEncoderRerankingEvaluatorOptions,

@@ -1,0 +1,259 @@
+/**
+ * Saves a cross-encoder as a directory that Hugging Face transformers and every Sentence
+ * Transformers version load with the same scores: config.json, model.safetensors, the tokenizer
+ * files, the Sentence Transformers module files, a model card and the training-loss picture.
+ *
+ * Which file each reader takes the activation from:
+ * - Sentence Transformers ≥ 5.4 loads the modules listed in `modules.json` and reads
+ *   `activation_fn` from `config_sentence_transformers.json`;
+ * - 4.0 – 5.3 read `config.json` → `sentence_transformers.activation_fn`;
+ * - 2.x – 3.x read `config.json` → `sbert_ce_default_activation_function`.
+ * All three are written, with the same class path.
+ */
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { ACTIVATION_CLASS_PATHS } from './activation.js';
+import type { ConfigJson } from './config.js';
+import type { CrossEncoder } from './cross-encoder.js';
+import { CrossEncoderError, FileSystemError, InvalidArgumentError } from './errors.js';
+import { LOSS_PLOT_FILE, renderLossPlot } from './loss-plot.js';
+import { labelNames, renderModelCard } from './model-card.js';
+import { callNative, native } from './native.js';
+
+/** Options of {@link savePretrained}. */
+export interface SavePretrainedOptions {
+  /** Hub id or path the model card's usage snippets load the model from. Default: `dir` as given. */
+  modelId?: string;
+}
+
+/**
+ * The Sentence Transformers release whose directory layout is written: 5.4 introduced the
+ * modular CrossEncoder (`modules.json`, `config_sentence_transformers.json`).
+ */
+export const SENTENCE_TRANSFORMERS_VERSION = '5.4.0';
+
+/**
+ * The transformers release whose `config.json` format is written (it still names the weight
+ * type `torch_dtype`, which later releases read too); Sentence Transformers 5.4 supports it.
+ */
+export const TRANSFORMERS_VERSION = '4.48.0';
+
+/** The module path Sentence Transformers ≥ 5.4 records for its Transformer module. */
+const TRANSFORMER_MODULE_TYPE = 'sentence_transformers.base.modules.transformer.Transformer';
+
+const CONFIG_FILE = 'config.json';
+const WEIGHTS_FILE = 'model.safetensors';
+const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
+const README_FILE = 'README.md';
+
+/**
+ * Writes the model into `dir`. The files are written to a temporary sibling directory that
+ * replaces `dir` only once complete, so an interrupted or failed save never leaves a partial
+ * model at `dir`; an existing `dir` is replaced (and restored if the replacement fails).
+ * @throws InvalidArgumentError for an empty `dir`.
+ * @throws FileSystemError naming the path that could not be created or written.
+ */
+export async function savePretrained(model: CrossEncoder, dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw new InvalidArgumentError('savePretrained(dir): dir must be a non-empty string');
+  }
+  const target = await resolveTarget(dir);
+  const staging = await createStagingDirectory(target);
+  try {
+    await writeModelFiles(model, staging, options.modelId ?? dir);
+    await replaceDirectory(staging, target);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error instanceof CrossEncoderError
+      ? error
+      : new FileSystemError(`Cannot save the model to ${target}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Writes every file of the saved model into `dir` (the staging directory). */
+async function writeModelFiles(model: CrossEncoder, dir: string, modelId: string): Promise<void> {
+  const data = model.modelCardData ?? {};
+  await callNative(() => model.nativeModel.saveWeights(path.join(dir, WEIGHTS_FILE), { format: 'pt' }));
+  await model.tokenizer.save(dir);
+  await recordMaxLength(dir, model.maxLength);
+
+  const activationFn = ACTIVATION_CLASS_PATHS[model.activation];
+  await writeText(path.join(dir, CONFIG_FILE), `${sortedJson(buildConfigJson(model), 2)}\n`);
+  for (const [file, value, indent] of sentenceTransformersFiles(activationFn)) {
+    await writeText(path.join(dir, file), JSON.stringify(value, null, indent));
+  }
+
+  const plot = data.logHistory ? renderLossPlot(data.logHistory) : undefined;
+  if (plot !== undefined) await writeText(path.join(dir, LOSS_PLOT_FILE), plot);
+  // The card links the picture only when it was written here.
+  const card = renderModelCard(model, { ...data, lossPlot: plot === undefined ? undefined : LOSS_PLOT_FILE }, { modelId });
+  await writeText(path.join(dir, README_FILE), card);
+}
+
+/**
+ * The config.json to save: the model's own config (unknown fields kept) with the sequence
+ * classification architecture, its labels, float32 weights and the activation for every
+ * Sentence Transformers version.
+ */
+export function buildConfigJson(model: Pick<CrossEncoder, 'config' | 'numLabels' | 'activation'>): ConfigJson {
+  const labels = labelNames(model.config, model.numLabels);
+  const activationFn = ACTIVATION_CLASS_PATHS[model.activation];
+  const previous = model.config.sentence_transformers;
+  const config: ConfigJson = {
+    ...model.config,
+    architectures: ['BertForSequenceClassification'],
+    model_type: 'bert',
+    id2label: Object.fromEntries(labels.map((label, i) => [String(i), label])),
+    label2id: Object.fromEntries(labels.map((label, i) => [label, i])),
+    torch_dtype: 'float32',
+    transformers_version: TRANSFORMERS_VERSION,
+    sentence_transformers: {
+      ...(previous && typeof previous === 'object' && !Array.isArray(previous) ? previous : {}),
+      activation_fn: activationFn,
+      version: SENTENCE_TRANSFORMERS_VERSION,
+    },
+    sbert_ce_default_activation_function: activationFn,
+  };
+  // Hugging Face derives num_labels from id2label and never saves it; a stale one would contradict.
+  delete config.num_labels;
+  // transformers ≥ 4.56 names the weight type `dtype`; the weights are float32 now, whatever it said.
+  delete config.dtype;
+  return config;
+}
+
+/** The files of Sentence Transformers' modular format, as 5.4 writes them: [file, content, JSON indent]. */
+function sentenceTransformersFiles(activationFn: string): Array<[string, unknown, number]> {
+  return [
+    [
+      'config_sentence_transformers.json',
+      {
+        model_type: 'CrossEncoder',
+        __version__: {
+          sentence_transformers: SENTENCE_TRANSFORMERS_VERSION,
+          transformers: TRANSFORMERS_VERSION,
+          pytorch: native().info().torchVersion,
+        },
+        prompts: {},
+        default_prompt_name: null,
+        activation_fn: activationFn,
+      },
+      2,
+    ],
+    ['modules.json', [{ idx: 0, name: '0', path: '', type: TRANSFORMER_MODULE_TYPE }], 2],
+    [
+      'sentence_bert_config.json',
+      {
+        transformer_task: 'sequence-classification',
+        modality_config: { text: { method: 'forward', method_output_name: 'logits' } },
+        module_output_name: 'scores',
+      },
+      4,
+    ],
+  ];
+}
+
+/**
+ * Records the model's maximum length as the tokenizer's `model_max_length`, as Sentence
+ * Transformers saves a `max_length` given at load time; reloading then gives the same length.
+ */
+async function recordMaxLength(dir: string, maxLength: number): Promise<void> {
+  const file = path.join(dir, TOKENIZER_CONFIG_FILE);
+  const config = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  if (config.model_max_length === maxLength) return;
+  await writeText(file, `${JSON.stringify({ ...config, model_max_length: maxLength }, null, 2)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The directory swap.
+
+/** The absolute target; a symlink to a directory is followed, so the save lands where it points. */
+async function resolveTarget(dir: string): Promise<string> {
+  const target = path.resolve(dir);
+  if (path.dirname(target) === target) throw new InvalidArgumentError(`savePretrained(dir): cannot replace the root directory ${target}`);
+  const stats = await lstat(target).catch(() => undefined);
+  return stats?.isSymbolicLink() ? realpath(target).catch(() => target) : target;
+}
+
+/** A fresh hidden directory next to the target (same file system, so the final rename is atomic). */
+async function createStagingDirectory(target: string): Promise<string> {
+  const parent = path.dirname(target);
+  try {
+    await mkdir(parent, { recursive: true });
+    // Not mkdtemp: its 0700 mode would become the saved directory's; mkdir applies the umask.
+    const staging = path.join(parent, `.${path.basename(target)}.saving-${randomBytes(6).toString('hex')}`);
+    await mkdir(staging);
+    return staging;
+  } catch (error) {
+    throw new FileSystemError(`Cannot save the model to ${target}: cannot create a directory in ${parent}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Moves `staging` to `target`. An existing target is renamed aside first and removed once the
+ * new directory is in place; if that rename fails, the old directory is put back.
+ */
+async function replaceDirectory(staging: string, target: string): Promise<void> {
+  const existing = await lstat(target).catch(() => undefined);
+  if (existing === undefined) {
+    await renameOrThrow(staging, target, `Cannot move the saved model into ${target}`);
+    return;
+  }
+  if (!existing.isDirectory()) {
+    throw new FileSystemError(`Cannot save the model to ${target}: it exists and is not a directory`);
+  }
+  const aside = `${staging}.previous`;
+  await renameOrThrow(target, aside, `Cannot replace ${target}: cannot move the existing directory aside`);
+  try {
+    await rename(staging, target);
+  } catch (error) {
+    const restored = await rename(aside, target).then(
+      () => true,
+      () => false,
+    );
+    throw new FileSystemError(
+      `Cannot move the saved model into ${target}: ${(error as Error).message}` +
+        (restored ? '; the previous directory was restored' : `; the previous directory is at ${aside}`),
+      { cause: error },
+    );
+  }
+  // The new model is in place; failing to delete the old copy is not worth failing the save.
+  await rm(aside, { recursive: true, force: true }).catch((error: Error) =>
+    process.emitWarning(`Could not remove the previous model directory ${aside}: ${error.message}`, 'CrossEncoderWarning'),
+  );
+}
+
+async function renameOrThrow(from: string, to: string, message: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (error) {
+    throw new FileSystemError(`${message}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function writeText(file: string, text: string): Promise<void> {
+  try {
+    await writeFile(file, text, 'utf8');
+  } catch (error) {
+    throw new FileSystemError(`Cannot write ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** JSON with object keys sorted at every level, as transformers writes config.json. */
+function sortedJson(value: unknown, indent: number): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((key) => [key, sort((v as Record<string, unknown>)[key])]),
+      );
+    }
+    return v;
+  };
+  return JSON.stringify(sort(value), null, indent);
+}

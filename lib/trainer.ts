@@ -1,0 +1,434 @@
+/**
+ * CrossEncoderTrainer: fine-tunes a CrossEncoder on labelled (query, document) pairs with the
+ * semantics of Sentence Transformers' CrossEncoderTrainer (transformers.Trainer underneath):
+ * the same batches, loss, AdamW, schedule, clipping, logging and checkpoints. JS runs the loop
+ * and the bookkeeping; each optimiser step runs natively on a worker thread.
+ */
+import { access, constants, mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+import { temporaryPath, writeJsonAtomic } from './atomic-file.js';
+import {
+  bestMetricKey,
+  type CallbackEvent,
+  dispatch,
+  isBetter,
+  type StepOutput,
+  type TrainerCallback,
+  type TrainerControl,
+  type TrainerState,
+} from './callbacks.js';
+import {
+  checkpointDir,
+  readTrainerState,
+  resolveResumeCheckpoint,
+  rotateCheckpoints,
+  TRAINING_ARGS_FILE,
+  writeTrainerState,
+} from './checkpoints.js';
+import type { CrossEncoder } from './cross-encoder.js';
+import { type PairDataset, type PairInput, toPairDataset } from './datasets.js';
+import { FileSystemError, InvalidArgumentError } from './errors.js';
+import type { CrossEncoderEvaluator } from './evaluation/evaluator.js';
+import { type CrossEncoderLoss, defaultLoss } from './losses.js';
+import { writeLossPlot } from './loss-plot.js';
+import { callNative, native, type NativeLabelledBatch, type NativeTrainer } from './native.js';
+import { createProgress, type Progress } from './progress.js';
+import { batchesPerEpoch, epochBatches } from './sampler.js';
+import type { PairEncoding } from './tokenizer.js';
+import {
+  type CrossEncoderTrainingArguments,
+  type ResolvedTrainingArguments,
+  resolveTrainingArguments,
+} from './training-arguments.js';
+
+/** Options of {@link CrossEncoderTrainer}. */
+export interface CrossEncoderTrainerOptions {
+  model: CrossEncoder;
+  args?: CrossEncoderTrainingArguments;
+  /** Rows `{ query, document, label }` or columns `{ query: [...], document: [...], label: [...] }`. */
+  trainDataset: PairInput;
+  /** Pairs whose loss is reported as `eval_loss` at each evaluation. */
+  evalDataset?: PairInput;
+  /** Default: {@link BinaryCrossEntropyLoss} for one label, {@link CrossEntropyLoss} for several. */
+  loss?: CrossEncoderLoss;
+  /** Evaluators run at each evaluation; their metrics are logged with an `eval_` prefix. */
+  evaluator?: CrossEncoderEvaluator | CrossEncoderEvaluator[];
+  callbacks?: TrainerCallback[];
+}
+
+/** Options of {@link CrossEncoderTrainer.train}. */
+export interface TrainOptions {
+  /** A checkpoint directory, or `true` for the latest one in `outputDir`. */
+  resumeFromCheckpoint?: string | boolean;
+}
+
+/** What {@link CrossEncoderTrainer.train} returns (transformers' TrainOutput). */
+export interface TrainOutput {
+  globalStep: number;
+  /** Mean training loss over all steps. */
+  trainingLoss: number;
+  metrics: {
+    trainRuntime: number;
+    trainSamplesPerSecond: number;
+    trainStepsPerSecond: number;
+    trainLoss: number;
+    epoch: number;
+  };
+}
+
+interface Schedule {
+  batchesPerEpoch: number;
+  updatesPerEpoch: number;
+  maxSteps: number;
+  numEpochs: number;
+  warmupSteps: number;
+}
+
+/** Fine-tunes a {@link CrossEncoder}; see the README's training section. */
+export class CrossEncoderTrainer {
+  readonly model: CrossEncoder;
+  readonly args: ResolvedTrainingArguments;
+  readonly trainDataset: PairDataset;
+  readonly evalDataset: PairDataset | undefined;
+  readonly loss: CrossEncoderLoss;
+  readonly evaluators: CrossEncoderEvaluator[];
+  readonly callbacks: TrainerCallback[];
+  readonly state: TrainerState;
+
+  private readonly control: TrainerControl = { shouldTrainingStop: false, shouldSave: false, shouldEvaluate: false, shouldLog: false };
+  private encodings: PairEncoding[] = [];
+  private progress: Progress | undefined;
+
+  constructor(options: CrossEncoderTrainerOptions) {
+    if (!options || typeof options !== 'object') throw new InvalidArgumentError('CrossEncoderTrainer(options): options must be an object');
+    const { model, args, trainDataset, evalDataset, loss, evaluator, callbacks = [] } = options;
+    if (!model || typeof model.predict !== 'function') throw new InvalidArgumentError('CrossEncoderTrainer: options.model must be a CrossEncoder');
+    this.model = model;
+    this.args = resolveTrainingArguments(args);
+    if (trainDataset === undefined) throw new InvalidArgumentError('CrossEncoderTrainer: options.trainDataset is required');
+    this.trainDataset = toPairDataset(trainDataset);
+    this.evalDataset = evalDataset === undefined ? undefined : toPairDataset(evalDataset);
+    this.loss = loss ?? defaultLoss(model);
+    if (this.loss.model !== model) throw new InvalidArgumentError('the loss was built for another model than the trainer\'s');
+    this.loss.checkLabels(this.trainDataset);
+    if (this.evalDataset) this.loss.checkLabels(this.evalDataset);
+    this.evaluators = evaluator === undefined ? [] : Array.isArray(evaluator) ? evaluator : [evaluator];
+    this.callbacks = callbacks;
+    this.state = { globalStep: 0, maxSteps: 0, epoch: 0, numTrainEpochs: 0, logHistory: [] };
+  }
+
+  /** Trains; resolves when the last step (or an early stop) is done. */
+  async train(options: TrainOptions = {}): Promise<TrainOutput> {
+    const args = this.args;
+    await ensureWritableDir(args.outputDir);
+    const schedule = this.schedule();
+    const trainer = this.createNativeTrainer(schedule);
+    this.encodings = this.trainDataset.map((row) =>
+      this.model.tokenizer.encodePair(row.query, row.document, this.model.maxLength),
+    );
+    Object.assign(this.state, { globalStep: 0, maxSteps: schedule.maxSteps, epoch: 0, numTrainEpochs: schedule.numEpochs, logHistory: [] });
+    Object.assign(this.control, { shouldTrainingStop: false });
+
+    const resumeDir = await resolveResumeCheckpoint(options.resumeFromCheckpoint ?? false, args.outputDir);
+    if (resumeDir) await this.resume(resumeDir, trainer);
+    const firstStep = this.state.globalStep;
+
+    const started = performance.now();
+    this.progress = createProgress({
+      total: schedule.maxSteps,
+      label: 'Training',
+      enabled: !args.disableTqdm,
+      initial: firstStep,
+    });
+    this.progress.update(firstStep);
+    await this.emit('onTrainBegin', {});
+    if (args.evalOnStart && firstStep === 0) await this.evaluate(trainer);
+
+    let lossSinceLog = 0;
+    let stepsSinceLog = 0;
+    let totalLoss = 0;
+    const firstEpoch = Math.floor(firstStep / schedule.updatesPerEpoch);
+    for (let epoch = firstEpoch; epoch < schedule.numEpochs && !this.control.shouldTrainingStop; epoch++) {
+      const steps = groupSteps(
+        epochBatches(this.trainDataset.length, args.perDeviceTrainBatchSize, args.seed, epoch, args.dataloaderDropLast),
+        args.gradientAccumulationSteps,
+      );
+      // A resumed run skips the steps of this epoch it already took.
+      const skip = epoch === firstEpoch ? firstStep - epoch * schedule.updatesPerEpoch : 0;
+      let batchesDone = skip * args.gradientAccumulationSteps;
+      for (const micro of steps.slice(skip)) {
+        const result = await callNative(() => trainer.step(micro.map((rows) => this.labelledBatch(rows, this.trainDataset, this.encodings))));
+        batchesDone += micro.length;
+        this.state.globalStep += 1;
+        this.state.epoch = epoch + batchesDone / schedule.batchesPerEpoch;
+        lossSinceLog += result.loss;
+        stepsSinceLog += 1;
+        totalLoss += result.loss;
+        const step: StepOutput = { ...result, batchIndices: micro };
+        this.progress.update(this.state.globalStep, { loss: result.loss.toFixed(4), lr: result.learningRate.toExponential(2) });
+
+        this.setStepControl();
+        await this.emit('onStepEnd', { step });
+        if (this.control.shouldLog) {
+          await this.log({ loss: lossSinceLog / stepsSinceLog, grad_norm: result.gradNorm, learning_rate: result.learningRate });
+          lossSinceLog = 0;
+          stepsSinceLog = 0;
+        }
+        await this.maybeEvaluateAndSave(trainer);
+        if (this.control.shouldTrainingStop) break;
+      }
+      this.control.shouldEvaluate = args.evalStrategy === 'epoch';
+      this.control.shouldSave = args.saveStrategy === 'epoch';
+      await this.emit('onEpochEnd', {});
+      await this.maybeEvaluateAndSave(trainer);
+    }
+    this.progress.finish();
+
+    if (args.loadBestModelAtEnd && this.state.bestModelCheckpoint) {
+      await callNative(() => this.model.nativeModel.loadWeights(path.join(this.state.bestModelCheckpoint!, 'model.safetensors')));
+    }
+    const runtime = (performance.now() - started) / 1000;
+    const stepsRun = this.state.globalStep - firstStep;
+    const trainLoss = stepsRun > 0 ? totalLoss / stepsRun : 0;
+    const samples = stepsRun * args.perDeviceTrainBatchSize * args.gradientAccumulationSteps;
+    const summary = {
+      train_runtime: runtime,
+      train_samples_per_second: samples / runtime,
+      train_steps_per_second: stepsRun / runtime,
+      train_loss: trainLoss,
+      epoch: this.state.epoch,
+    };
+    this.state.logHistory.push({ ...summary, step: this.state.globalStep });
+    await writeTrainerState(args.outputDir, this.state, args);
+    await writeLossPlot(args.outputDir, this.state.logHistory);
+    this.recordModelCard(summary);
+    await this.emit('onTrainEnd', {});
+    return {
+      globalStep: this.state.globalStep,
+      trainingLoss: trainLoss,
+      metrics: {
+        trainRuntime: runtime,
+        trainSamplesPerSecond: summary.train_samples_per_second,
+        trainStepsPerSecond: summary.train_steps_per_second,
+        trainLoss,
+        epoch: this.state.epoch,
+      },
+    };
+  }
+
+  /**
+   * Runs the evaluation: `eval_loss` on the eval dataset and every evaluator's metrics (prefixed
+   * `eval_`), logged into the history and passed to callbacks.
+   */
+  async evaluate(trainer?: NativeTrainer): Promise<Record<string, number>> {
+    const metrics: Record<string, number> = {};
+    if (this.evalDataset) {
+      metrics.eval_loss = await this.evalLoss(trainer ?? this.createNativeTrainer(this.schedule()), this.evalDataset);
+    }
+    const outputPath = path.join(this.args.outputDir, 'eval');
+    for (const evaluator of this.evaluators) {
+      const results = await evaluator.evaluate(this.model, {
+        outputPath,
+        epoch: this.state.epoch,
+        steps: this.state.globalStep,
+      });
+      for (const [key, value] of Object.entries(results)) metrics[`eval_${key}`] = value;
+    }
+    if (Object.keys(metrics).length === 0) {
+      throw new InvalidArgumentError('evaluation needs an evalDataset or an evaluator');
+    }
+    await this.log(metrics);
+    await this.emit('onEvaluate', { metrics });
+    this.trackBest(metrics);
+    return metrics;
+  }
+
+  private schedule(): Schedule {
+    const args = this.args;
+    const perEpoch = batchesPerEpoch(this.trainDataset.length, args.perDeviceTrainBatchSize, args.dataloaderDropLast);
+    if (perEpoch === 0) {
+      throw new InvalidArgumentError(
+        `the dataset (${this.trainDataset.length} rows) is smaller than one batch (${args.perDeviceTrainBatchSize}) and dataloaderDropLast is set`,
+      );
+    }
+    // As transformers counts them: whole accumulation groups per epoch for the step budget,
+    // although each epoch also steps on its last, shorter group.
+    const updatesPerEpoch = Math.max(1, Math.floor(perEpoch / args.gradientAccumulationSteps));
+    const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * updatesPerEpoch);
+    const numEpochs = args.maxSteps > 0 ? Math.ceil(maxSteps / updatesPerEpoch) : Math.ceil(args.numTrainEpochs);
+    const warmupSteps = args.warmupSteps > 0 ? args.warmupSteps : Math.ceil(args.warmupRatio * maxSteps);
+    return { batchesPerEpoch: perEpoch, updatesPerEpoch, maxSteps, numEpochs, warmupSteps };
+  }
+
+  private createNativeTrainer(schedule: Schedule): NativeTrainer {
+    const a = this.args;
+    return new (native().Trainer)(this.model.nativeModel, {
+      ...this.loss.nativeOptions(),
+      learningRate: a.learningRate,
+      weightDecay: a.weightDecay,
+      adamBeta1: a.adamBeta1,
+      adamBeta2: a.adamBeta2,
+      adamEpsilon: a.adamEpsilon,
+      maxGradNorm: a.maxGradNorm,
+      lrSchedulerType: a.lrSchedulerType,
+      warmupSteps: schedule.warmupSteps,
+      totalSteps: schedule.maxSteps,
+      seed: a.seed,
+    });
+  }
+
+  private labelledBatch(rows: readonly number[], dataset: PairDataset, encodings: readonly PairEncoding[]): NativeLabelledBatch {
+    const batch = this.model.tokenizer.collate(rows.map((i) => encodings[i]));
+    return { ...batch, labels: Float32Array.from(rows, (i) => dataset[i].label) };
+  }
+
+  /** Mean loss over the eval set, weighted by batch size (transformers' evaluation loop). */
+  private async evalLoss(trainer: NativeTrainer, dataset: PairDataset): Promise<number> {
+    const encodings = dataset.map((row) => this.model.tokenizer.encodePair(row.query, row.document, this.model.maxLength));
+    const size = this.args.perDeviceEvalBatchSize;
+    let sum = 0;
+    for (let start = 0; start < dataset.length; start += size) {
+      const rows = Array.from({ length: Math.min(size, dataset.length - start) }, (_, i) => start + i);
+      sum += (await callNative(() => trainer.evalLoss(this.labelledBatch(rows, dataset, encodings)))) * rows.length;
+    }
+    return sum / dataset.length;
+  }
+
+  /** transformers' DefaultFlowCallback.on_step_end. */
+  private setStepControl(): void {
+    const { args, state, control } = this;
+    const step = state.globalStep;
+    control.shouldLog = (args.loggingFirstStep && step === 1) || step % args.loggingSteps === 0;
+    control.shouldEvaluate = args.evalStrategy === 'steps' && step % args.evalSteps === 0;
+    control.shouldSave = args.saveStrategy === 'steps' && step % args.saveSteps === 0;
+    if (step >= state.maxSteps) {
+      control.shouldTrainingStop = true;
+      if (args.saveStrategy !== 'no') control.shouldSave = true;
+    }
+  }
+
+  private async maybeEvaluateAndSave(trainer: NativeTrainer): Promise<void> {
+    if (this.control.shouldEvaluate) {
+      this.control.shouldEvaluate = false;
+      await this.evaluate(trainer);
+    }
+    if (this.control.shouldSave) {
+      this.control.shouldSave = false;
+      await this.saveCheckpoint(trainer);
+    }
+  }
+
+  private pendingBest = false;
+
+  private trackBest(metrics: Record<string, number>): void {
+    if (!this.args.loadBestModelAtEnd) return;
+    const key = bestMetricKey(this.args);
+    const value = metrics[key];
+    if (value === undefined) {
+      throw new InvalidArgumentError(
+        `metricForBestModel '${this.args.metricForBestModel}' is not among the evaluation metrics: ${Object.keys(metrics).join(', ')}`,
+      );
+    }
+    if (isBetter(value, this.state.bestMetric, this.args.greaterIsBetter)) {
+      this.state.bestMetric = value;
+      this.pendingBest = true; // the checkpoint saved at this step becomes the best one
+    }
+  }
+
+  private async saveCheckpoint(trainer: NativeTrainer): Promise<void> {
+    const args = this.args;
+    const dir = checkpointDir(args.outputDir, this.state.globalStep);
+    if (this.pendingBest) {
+      this.state.bestModelCheckpoint = dir;
+      this.pendingBest = false;
+    }
+    // Assemble the checkpoint beside its final name, then rename: never a half checkpoint.
+    const temp = temporaryPath(dir);
+    try {
+      await this.model.savePretrained(temp);
+      await callNative(() => trainer.saveState(temp));
+      await writeTrainerState(temp, this.state, args);
+      await writeJsonAtomic(path.join(temp, TRAINING_ARGS_FILE), args);
+      await rm(dir, { recursive: true, force: true });
+      await rename(temp, dir);
+    } catch (error) {
+      await rm(temp, { recursive: true, force: true });
+      throw error;
+    }
+    await rotateCheckpoints(args.outputDir, args.saveTotalLimit, this.state.bestModelCheckpoint);
+    await this.emit('onSave', { checkpointDir: dir });
+  }
+
+  private async resume(dir: string, trainer: NativeTrainer): Promise<void> {
+    const saved = await readTrainerState(dir);
+    await callNative(() => this.model.nativeModel.loadWeights(path.join(dir, 'model.safetensors')));
+    await callNative(() => trainer.loadState(dir));
+    if (trainer.stepsTaken() !== saved.globalStep) {
+      throw new InvalidArgumentError(
+        `cannot resume from ${dir}: the optimiser took ${trainer.stepsTaken()} steps but trainer_state.json says ${saved.globalStep}`,
+      );
+    }
+    Object.assign(this.state, saved);
+  }
+
+  private async log(logs: Record<string, number>): Promise<void> {
+    const entry = { ...logs, epoch: this.state.epoch, step: this.state.globalStep };
+    this.state.logHistory.push(entry);
+    if (!this.args.disableTqdm) {
+      const stream = process.stderr;
+      stream.write(`${stream.isTTY ? '\r\x1b[K' : ''}${JSON.stringify(entry)}\n`);
+    }
+    await this.emit('onLog', { logs: entry });
+  }
+
+  private emit<K extends keyof TrainerCallback>(
+    hook: K,
+    extra: Omit<Parameters<NonNullable<TrainerCallback[K]>>[0], keyof CallbackEvent>,
+  ): Promise<void> {
+    const event = { args: this.args, state: this.state, control: this.control, ...extra };
+    return dispatch(this.callbacks, hook, event as Parameters<NonNullable<TrainerCallback[K]>>[0]);
+  }
+
+  private recordModelCard(summary: Record<string, number>): void {
+    const evalMetrics = [...this.state.logHistory].reverse().find((entry) => Object.keys(entry).some((k) => k.startsWith('eval_')));
+    Object.assign(this.model.modelCardData, {
+      lossName: this.loss.name,
+      lossParameters: this.loss.parameters,
+      trainingArguments: nonDefaultArguments(this.args),
+      trainingMetrics: summary,
+      evalMetrics,
+      trainDatasetSize: this.trainDataset.length,
+      logHistory: this.state.logHistory,
+      lossPlot: 'training_loss.svg',
+    });
+  }
+}
+
+/** Trains with a new {@link CrossEncoderTrainer}; the same options, plus `resumeFromCheckpoint`. */
+export function train(options: CrossEncoderTrainerOptions & TrainOptions): Promise<TrainOutput> {
+  const { resumeFromCheckpoint, ...trainerOptions } = options;
+  return new CrossEncoderTrainer(trainerOptions).train({ resumeFromCheckpoint });
+}
+
+/** Splits an epoch's batches into optimiser steps of `accumulation` batches (the last may be shorter). */
+function groupSteps(batches: number[][], accumulation: number): number[][][] {
+  const steps: number[][][] = [];
+  for (let i = 0; i < batches.length; i += accumulation) steps.push(batches.slice(i, i + accumulation));
+  return steps;
+}
+
+function nonDefaultArguments(args: ResolvedTrainingArguments): Record<string, unknown> {
+  const defaults = resolveTrainingArguments({});
+  return Object.fromEntries(Object.entries(args).filter(([key, value]) => defaults[key as keyof typeof defaults] !== value));
+}
+
+/** Creates the directory and proves it writable before any step is taken. */
+async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (error) {
+    throw new FileSystemError(`the output directory ${dir} cannot be written: ${(error as Error).message}`, { cause: error });
+  }
+}

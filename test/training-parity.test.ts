@@ -1,0 +1,327 @@
+/**
+ * Training parity with PyTorch: CrossEncoderTrainer against test/reference/train_reference.py
+ * (plain PyTorch doing what transformers.Trainer + Sentence Transformers' CrossEncoderTrainer do)
+ * on the tiny test model with dropout off, so both sides compute the same function.
+ *
+ * Per step: the same dataset rows in each micro-batch, the loss within 1e-6, the gradient norm
+ * (before clipping) within 1e-5 relative, the learning rate within 1e-12 relative. After training,
+ * every parameter element within 1e-5 relative: |ts - py| <= 1e-5 * max(1, |py|), except the
+ * attention key biases (see NOISE_GRADIENT).
+ */
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  BinaryCrossEntropyLoss,
+  CrossEncoder,
+  CrossEncoderTrainer,
+  type CrossEncoderTrainingArguments,
+  type PairRow,
+  type StepOutput,
+} from '../lib/index.js';
+import { epochBatches } from '../lib/sampler.js';
+import { testModel } from './helpers/models.js';
+import { runPythonJson } from './helpers/python.js';
+import { type F32Tensor, readSafetensorsF32 } from './helpers/safetensors.js';
+
+const LOSS_TOLERANCE = 1e-6;
+const GRAD_NORM_TOLERANCE = 1e-5;
+const LR_TOLERANCE = 1e-12;
+const PARAMETER_TOLERANCE = 1e-5;
+// The self-attention key bias has a gradient that is exactly zero in exact arithmetic: softmax ignores
+// a constant added to all scores of a query row, and q·b_key is such a constant. What autograd
+// returns for it is float rounding noise (~1e-9, against ~1e-2 for the other parameters), which
+// depends on summation order: PyTorch against itself with 1 and 2 threads ends 3e-5 apart on these
+// tensors after 8 steps, and 1e-7 on all others. Adam divides the noise by its own RMS, making steps
+// of up to about lr each, so these tensors can only be held to the run's learning-rate budget.
+const NOISE_GRADIENT = /\.attention\.self\.key\.bias$/;
+// Each case trains twice (TS and a Python process, concurrently); a few seconds on 2 cores.
+const CASE_TIMEOUT = 60_000;
+
+// The eight support rows of the training tutorial (examples/train-support-reranker.ts).
+const RESET_DOC = 'To reset a user password, open Settings > Users, pick the user and click "Send reset link".';
+const ROWS: PairRow[] = [
+  { query: 'How do I reset a user password?', document: RESET_DOC, label: 1 },
+  {
+    query: 'How do I reset a user password?',
+    document: 'The release dashboard shows every deployment with its status, owner and start time.',
+    label: 0,
+  },
+  {
+    query: 'How do I enable two-factor authentication?',
+    document: 'Turn on two-factor authentication under Security > Sign-in and scan the QR code with an authenticator app.',
+    label: 1,
+  },
+  { query: 'How do I enable two-factor authentication?', document: 'Invoices are emailed on the first business day of each month.', label: 0 },
+  { query: 'How can I export audit logs?', document: 'Admins can export audit logs as CSV from Admin > Audit log > Export.', label: 1 },
+  { query: 'How can I export audit logs?', document: 'Team avatars can be changed in the profile editor.', label: 0 },
+  {
+    query: 'How do I restore a deleted project?',
+    document: 'Deleted projects stay in the trash for 30 days; open Trash and click Restore to bring one back.',
+    label: 1,
+  },
+  { query: 'How do I restore a deleted project?', document: 'The office is closed on public holidays.', label: 0 },
+];
+
+/** One step as train_reference.py reports it (null where PyTorch gave no finite number). */
+interface ReferenceStep {
+  step: number;
+  loss: number | null;
+  grad_norm: number | null;
+  learning_rate: number;
+  batch_indices: number[][];
+}
+
+interface ReferenceRun {
+  steps: ReferenceStep[];
+  train_loss: number | null;
+  max_steps: number;
+  warmup_steps: number;
+}
+
+interface Case {
+  args: CrossEncoderTrainingArguments;
+  rows?: PairRow[];
+  posWeight?: number;
+  /** The largest parameter change the run must make, so the parameter check cannot pass vacuously. */
+  minChange: number;
+}
+
+let workDir: string;
+let modelDir: string;
+let initialWeights: Map<string, F32Tensor>;
+
+beforeAll(async () => {
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'training-parity-'));
+  // Dropout draws from the RNG in a different order in libtorch's modules than in the reference's;
+  // with it off, both sides compute the same deterministic function.
+  modelDir = path.join(workDir, 'tiny-no-dropout');
+  await cp(testModel('tiny'), modelDir, { recursive: true });
+  const configFile = path.join(modelDir, 'config.json');
+  const config = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
+  Object.assign(config, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  initialWeights = await readSafetensorsF32(path.join(modelDir, 'model.safetensors'));
+});
+
+afterAll(async () => {
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+/** Trains a fresh copy of the model in TS and in Python (concurrently) with the same arguments. */
+async function trainBoth(name: string, { args, rows = ROWS, posWeight }: Case) {
+  const runDir = path.join(workDir, name);
+  await mkdir(runDir);
+  const model = await CrossEncoder.fromPretrained(modelDir);
+  const referenceFile = path.join(runDir, 'reference.safetensors');
+  const reference = runPythonJson<ReferenceRun>('train_reference.py', [], {
+    model_dir: modelDir,
+    rows,
+    args,
+    max_length: model.maxLength,
+    pos_weight: posWeight,
+    out: referenceFile,
+  });
+  reference.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
+
+  const steps: StepOutput[] = [];
+  const trainer = new CrossEncoderTrainer({
+    model,
+    args: { ...args, outputDir: path.join(runDir, 'output'), saveStrategy: 'no', disableTqdm: true },
+    trainDataset: rows,
+    loss: new BinaryCrossEntropyLoss(model, { posWeight }),
+    callbacks: [{ onStepEnd: (e) => void steps.push(e.step) }],
+  });
+  const output = await trainer.train();
+  const savedDir = path.join(runDir, 'saved');
+  await model.savePretrained(savedDir);
+  return {
+    trainer,
+    output,
+    steps,
+    reference: await reference,
+    weights: await readSafetensorsF32(path.join(savedDir, 'model.safetensors')),
+    referenceWeights: await readSafetensorsF32(referenceFile),
+  };
+}
+
+function relativeGap(actual: number, expected: number): number {
+  return Math.abs(actual - expected) / Math.max(1, Math.abs(expected));
+}
+
+/** Every per-step disagreement, one readable line each (empty when the runs agree). */
+function stepMismatches(steps: readonly StepOutput[], reference: readonly ReferenceStep[]): string[] {
+  const problems: string[] = [];
+  if (steps.length !== reference.length) problems.push(`TS took ${steps.length} steps, PyTorch ${reference.length}`);
+  steps.slice(0, reference.length).forEach((ts, i) => {
+    const py = reference[i];
+    const at = `step ${py.step}`;
+    if (JSON.stringify(ts.batchIndices) !== JSON.stringify(py.batch_indices)) {
+      problems.push(`${at}: rows ${JSON.stringify(ts.batchIndices)} vs PyTorch ${JSON.stringify(py.batch_indices)}`);
+    }
+    if (py.loss === null || !(Math.abs(ts.loss - py.loss) <= LOSS_TOLERANCE)) {
+      problems.push(`${at}: loss ${ts.loss} vs PyTorch ${py.loss}`);
+    }
+    const gradNormAgrees =
+      py.grad_norm === null ? Number.isNaN(ts.gradNorm) : relativeGap(ts.gradNorm, py.grad_norm) <= GRAD_NORM_TOLERANCE;
+    if (!gradNormAgrees) problems.push(`${at}: grad norm ${ts.gradNorm} vs PyTorch ${py.grad_norm}`);
+    if (!(Math.abs(ts.learningRate - py.learning_rate) <= LR_TOLERANCE * Math.max(1e-12, Math.abs(py.learning_rate)))) {
+      problems.push(`${at}: learning rate ${ts.learningRate} vs PyTorch ${py.learning_rate}`);
+    }
+  });
+  return problems;
+}
+
+/**
+ * Tensors whose worst element is out of tolerance, with that element (empty when all agree).
+ * `lrBudget` bounds the gap of the {@link NOISE_GRADIENT} tensors.
+ */
+function weightMismatches(actual: Map<string, F32Tensor>, expected: Map<string, F32Tensor>, lrBudget: number): string[] {
+  const problems: string[] = [];
+  const names = [...new Set([...actual.keys(), ...expected.keys()])].sort();
+  for (const name of names) {
+    const a = actual.get(name);
+    const b = expected.get(name);
+    if (!a || !b) {
+      problems.push(`${name}: only in the ${a ? 'TS' : 'PyTorch'} file`);
+      continue;
+    }
+    if (JSON.stringify(a.shape) !== JSON.stringify(b.shape)) {
+      problems.push(`${name}: shape [${a.shape}] vs PyTorch [${b.shape}]`);
+      continue;
+    }
+    const noise = NOISE_GRADIENT.test(name);
+    const gapOf = noise ? (x: number, y: number) => Math.abs(x - y) : relativeGap;
+    const tolerance = noise ? lrBudget : PARAMETER_TOLERANCE;
+    let worst = 0;
+    let worstIndex = 0;
+    for (let i = 0; i < b.data.length; i++) {
+      const gap = gapOf(a.data[i], b.data[i]);
+      if (!(gap <= worst)) {
+        worst = gap;
+        worstIndex = i;
+      }
+    }
+    if (!(worst <= tolerance)) {
+      const kind = noise ? 'absolute' : 'relative';
+      problems.push(`${name}[${worstIndex}]: ${a.data[worstIndex]} vs PyTorch ${b.data[worstIndex]} (${kind} gap ${worst.toExponential(2)})`);
+    }
+  }
+  return problems;
+}
+
+/** The largest absolute change of any parameter element from `before` to `after`. */
+function largestChange(before: Map<string, F32Tensor>, after: Map<string, F32Tensor>): number {
+  let largest = 0;
+  for (const [name, { data }] of after) {
+    const start = before.get(name)!.data;
+    for (let i = 0; i < data.length; i++) largest = Math.max(largest, Math.abs(data[i] - start[i]));
+  }
+  return largest;
+}
+
+async function expectParity(name: string, testCase: Case): Promise<void> {
+  const run = await trainBoth(name, testCase);
+  expect(stepMismatches(run.steps, run.reference.steps)).toEqual([]);
+  expect(run.trainer.state.maxSteps).toBe(run.reference.max_steps);
+  expect(run.output.globalStep).toBe(run.reference.steps.length);
+  expect(Math.abs(run.output.trainingLoss - (run.reference.train_loss ?? NaN))).toBeLessThanOrEqual(LOSS_TOLERANCE);
+  expect(largestChange(initialWeights, run.referenceWeights)).toBeGreaterThan(testCase.minChange);
+  // Every step's lr is at most the peak learning rate.
+  const lrBudget = (testCase.args.learningRate ?? 5e-5) * run.reference.steps.length;
+  expect(weightMismatches(run.weights, run.referenceWeights, lrBudget)).toEqual([]);
+}
+
+describe('training matches PyTorch step for step (tiny model, dropout 0)', () => {
+  it('(a) one full batch, 4 steps, lr 2e-5, weight decay, 1 warmup step', async () => {
+    await expectParity('full-batch-2e-5', {
+      args: { perDeviceTrainBatchSize: 8, maxSteps: 4, learningRate: 2e-5, weightDecay: 0.01, warmupSteps: 1 },
+      minChange: 2e-5,
+    });
+  }, CASE_TIMEOUT);
+
+  it('(a) the same with lr 1e-3, so every parameter moves well beyond the tolerance', async () => {
+    await expectParity('full-batch-1e-3', {
+      args: { perDeviceTrainBatchSize: 8, maxSteps: 4, learningRate: 1e-3, weightDecay: 0.01, warmupSteps: 1 },
+      minChange: 1e-3,
+    });
+  }, CASE_TIMEOUT);
+
+  it('(b) batches of 2 over 2 epochs with seed 7: the same rows in every step', async () => {
+    await expectParity('batch-2-seed-7', {
+      args: { perDeviceTrainBatchSize: 2, seed: 7, numTrainEpochs: 2, learningRate: 1e-3, weightDecay: 0.01 },
+      minChange: 1e-3,
+    });
+  }, CASE_TIMEOUT);
+
+  it('(c) gradient accumulation 2 with the cosine schedule and warmupRatio 0.25', async () => {
+    await expectParity('accumulation-cosine', {
+      args: {
+        perDeviceTrainBatchSize: 2,
+        gradientAccumulationSteps: 2,
+        numTrainEpochs: 2,
+        lrSchedulerType: 'cosine',
+        warmupRatio: 0.25,
+        learningRate: 1e-3,
+        weightDecay: 0.01,
+      },
+      minChange: 1e-3,
+    });
+  }, CASE_TIMEOUT);
+
+  it('(e) dropLast, posWeight, no clipping, constant_with_warmup', async () => {
+    await expectParity('drop-last-pos-weight', {
+      rows: ROWS.slice(0, 7),
+      posWeight: 2,
+      args: {
+        perDeviceTrainBatchSize: 3,
+        dataloaderDropLast: true,
+        numTrainEpochs: 2,
+        maxGradNorm: 0,
+        lrSchedulerType: 'constant_with_warmup',
+        warmupSteps: 2,
+        learningRate: 1e-3,
+        weightDecay: 0.1,
+      },
+      minChange: 1e-3,
+    });
+  }, CASE_TIMEOUT);
+
+  it("(f) an epoch's short last accumulation group is a step of its own", async () => {
+    // 7 rows in batches of 3: 3 batches an epoch, accumulated in groups of 2 and then 1.
+    await expectParity('accumulation-remainder', {
+      rows: ROWS.slice(0, 7),
+      args: { perDeviceTrainBatchSize: 3, gradientAccumulationSteps: 2, maxSteps: 3, lrSchedulerType: 'constant', learningRate: 1e-3 },
+      minChange: 1e-3,
+    });
+  }, CASE_TIMEOUT);
+});
+
+describe('(d) the sampler draws torch.randperm chunks', () => {
+  it('epochBatches equals consecutive chunks of torch.randperm(n, Generator().manual_seed(seed + epoch))', async () => {
+    const queries = [];
+    for (const n of [1, 2, 7, 8, 100, 1000]) {
+      for (const batchSize of [1, 3, 8, 32]) {
+        for (const seed of [0, 7, 42, 2 ** 40 + 3]) {
+          for (const epoch of [0, 1, 5]) {
+            for (const dropLast of [false, true]) queries.push({ n, batch_size: batchSize, seed, epoch, drop_last: dropLast });
+          }
+        }
+      }
+    }
+    const { epoch_batches: expected } = await runPythonJson<{ epoch_batches: number[][][] }>('train_reference.py', [], {
+      epoch_batches: queries,
+    });
+    const actual = queries.map((q) => epochBatches(q.n, q.batch_size, q.seed, q.epoch, q.drop_last));
+    const differing = queries.filter((_, i) => JSON.stringify(actual[i]) !== JSON.stringify(expected[i]));
+    expect(differing).toEqual([]);
+    // Not vacuous: the orders are shuffled, and differ between epochs.
+    expect(expected[queries.findIndex((q) => q.n === 100 && q.batch_size === 32 && !q.drop_last)].flat()).not.toEqual(
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+    expect(epochBatches(100, 100, 42, 0, false)).not.toEqual(epochBatches(100, 100, 42, 1, false));
+  }, CASE_TIMEOUT);
+});

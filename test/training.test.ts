@@ -1,0 +1,170 @@
+/**
+ * The training loop's own behaviour: resuming from a checkpoint, checkpoint rotation, logs and
+ * files, and bad input rejected before any step.
+ */
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  BinaryCrossEntropyLoss,
+  CrossEncoder,
+  CrossEncoderTrainer,
+  FileSystemError,
+  InvalidArgumentError,
+  train,
+  type PairRow,
+} from '../lib/index.js';
+import { testModel } from './helpers/models.js';
+
+const rows: PairRow[] = [
+  { query: 'How do I reset a user password?', document: 'Open Settings > Users and click Send reset link.', label: 1 },
+  { query: 'How do I reset a user password?', document: 'The release dashboard lists deployments.', label: 0 },
+  { query: 'How can I export audit logs?', document: 'Admins export audit logs as CSV from the Admin page.', label: 1 },
+  { query: 'How can I export audit logs?', document: 'The office is closed on public holidays.', label: 0 },
+  { query: 'How do I restore a deleted project?', document: 'Open Trash and click Restore within 30 days.', label: 1 },
+  { query: 'How do I restore a deleted project?', document: 'Avatars change in the profile editor.', label: 0 },
+];
+
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'tce-training-'));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+const tiny = () => CrossEncoder.fromPretrained(testModel('tiny'));
+
+async function weights(model: CrossEncoder): Promise<Buffer> {
+  const dir = await mkdtemp(path.join(work, 'weights-'));
+  await model.savePretrained(dir);
+  return readFile(path.join(dir, 'model.safetensors'));
+}
+
+describe('resumeFromCheckpoint', () => {
+  // The tiny model keeps dropout 0.1, so equality also proves the RNG state is restored.
+  const args = { maxSteps: 6, perDeviceTrainBatchSize: 2, learningRate: 1e-3, saveSteps: 2, loggingSteps: 1, disableTqdm: true, seed: 3 };
+
+  it('ends at the same weights as an uninterrupted run', async () => {
+    const straight = await tiny();
+    await train({ model: straight, trainDataset: rows, args: { ...args, outputDir: path.join(work, 'straight'), saveStrategy: 'no' } });
+
+    const outputDir = path.join(work, 'interrupted');
+    const first = await tiny();
+    const stopAtFour = { onStepEnd: ({ state, control }: { state: { globalStep: number }; control: { shouldTrainingStop: boolean } }) => {
+      if (state.globalStep === 4) control.shouldTrainingStop = true;
+    } };
+    const partial = await train({ model: first, trainDataset: rows, args: { ...args, outputDir }, callbacks: [stopAtFour] });
+    expect(partial.globalStep).toBe(4);
+    expect((await readdir(outputDir)).filter((n) => n.startsWith('checkpoint-')).sort()).toEqual(['checkpoint-2', 'checkpoint-4']);
+
+    const resumed = await tiny();
+    const losses: number[] = [];
+    const result = await train({
+      model: resumed,
+      trainDataset: rows,
+      args: { ...args, outputDir },
+      resumeFromCheckpoint: true,
+      callbacks: [{ onStepEnd: (e) => void losses.push(e.step.loss) }],
+    });
+    expect(result.globalStep).toBe(6);
+    expect(losses).toHaveLength(2);
+    expect((await weights(resumed)).equals(await weights(straight))).toBe(true);
+  });
+});
+
+describe('checkpoints and logs', () => {
+  it('keeps saveTotalLimit checkpoints and writes HF trainer_state.json', async () => {
+    const outputDir = path.join(work, 'rotate');
+    const model = await tiny();
+    await train({
+      model,
+      trainDataset: rows,
+      args: { outputDir, maxSteps: 6, perDeviceTrainBatchSize: 2, saveSteps: 2, saveTotalLimit: 2, loggingSteps: 2, disableTqdm: true },
+    });
+    const names = (await readdir(outputDir)).sort();
+    expect(names.filter((n) => n.startsWith('checkpoint-'))).toEqual(['checkpoint-4', 'checkpoint-6']);
+    expect(names).toContain('training_loss.svg');
+    const checkpoint = await readdir(path.join(outputDir, 'checkpoint-6'));
+    for (const file of ['model.safetensors', 'config.json', 'optimizer.safetensors', 'rng_state.safetensors', 'trainer_state.json', 'tokenizer.json']) {
+      expect(checkpoint).toContain(file);
+    }
+    const state = JSON.parse(await readFile(path.join(outputDir, 'trainer_state.json'), 'utf8'));
+    expect(state.global_step).toBe(6);
+    expect(state.max_steps).toBe(6);
+    const logged = state.log_history.filter((e: Record<string, number>) => 'loss' in e);
+    expect(logged.map((e: Record<string, number>) => e.step)).toEqual([2, 4, 6]);
+    for (const entry of logged) expect(Object.keys(entry).sort()).toEqual(['epoch', 'grad_norm', 'learning_rate', 'loss', 'step']);
+    expect(state.log_history.at(-1)).toMatchObject({ step: 6 });
+    expect(state.log_history.at(-1).train_loss).toBeGreaterThan(0);
+  });
+
+  it('counts steps and epochs as transformers does', async () => {
+    const model = await tiny();
+    const seen: number[] = [];
+    // 6 rows, batch 4, accumulation 1: 2 batches an epoch; 1.5 epochs → 3 steps.
+    const result = await train({
+      model,
+      trainDataset: rows,
+      args: { outputDir: path.join(work, 'epochs'), numTrainEpochs: 1.5, perDeviceTrainBatchSize: 4, saveStrategy: 'no', disableTqdm: true },
+      callbacks: [{ onStepEnd: (e) => void seen.push(e.step.batchIndices[0].length) }],
+    });
+    expect(result.globalStep).toBe(3);
+    expect(seen).toEqual([4, 2, 4]);
+    expect(result.metrics.epoch).toBeCloseTo(1.5);
+  });
+});
+
+describe('bad input is rejected before any step', () => {
+  const make = async (overrides: Partial<ConstructorParameters<typeof CrossEncoderTrainer>[0]>) => {
+    const model = await tiny();
+    return () => new CrossEncoderTrainer({ model, trainDataset: rows, args: { outputDir: path.join(work, 'bad'), disableTqdm: true }, ...overrides });
+  };
+
+  it('labels outside [0, 1] or NaN for BCE', async () => {
+    await expect(make({ trainDataset: [{ ...rows[0], label: 2 }] })).resolves.toThrow(/row 0: BinaryCrossEntropyLoss needs labels in \[0, 1\], got 2/);
+    const build = await make({ trainDataset: [{ ...rows[0], label: Number.NaN }] });
+    expect(build).toThrow(InvalidArgumentError);
+  });
+
+  it('an empty dataset, a missing field, non-string text', async () => {
+    expect(await make({ trainDataset: [] })).toThrow(InvalidArgumentError);
+    expect(await make({ trainDataset: [{ query: 'q', label: 1 }] })).toThrow(/row 0/);
+    expect(await make({ trainDataset: [{ query: 'q', document: 42, label: 1 }] })).toThrow(/row 0: "document" must be a string/);
+  });
+
+  it('maxSteps 0 with no epochs, learning rate ≤ 0, unknown argument names', async () => {
+    expect(await make({ args: { maxSteps: 0, numTrainEpochs: 0 } })).toThrow(/nothing to train/);
+    expect(await make({ args: { learningRate: 0 } })).toThrow(/learningRate must be > 0/);
+    expect(await make({ args: { learningRate: -1e-5 } })).toThrow(InvalidArgumentError);
+    expect(await make({ args: { learningrate: 1e-5 } as never })).toThrow(/unknown training argument 'learningrate'/);
+    expect(await make({ args: { lrSchedulerType: 'exponential' as never } })).toThrow(/lrSchedulerType/);
+  });
+
+  it('a loss for another model, and BCE on a 3-label model', async () => {
+    const other = await tiny();
+    expect(await make({ loss: new BinaryCrossEntropyLoss(other) })).toThrow(/another model/);
+    const threeLabels = await CrossEncoder.fromPretrained(testModel('tiny-3labels'));
+    expect(() => new BinaryCrossEntropyLoss(threeLabels)).toThrow(/one label/);
+  });
+
+  it('an output directory that cannot be written', async () => {
+    const model = await tiny();
+    const steps: number[] = [];
+    // A path below a regular file cannot be created, even by root (who ignores permissions).
+    const blocked = path.join(testModel('tiny'), 'config.json', 'out');
+    const trainer = new CrossEncoderTrainer({
+      model,
+      trainDataset: rows,
+      args: { outputDir: blocked, disableTqdm: true },
+      callbacks: [{ onStepEnd: (e) => void steps.push(e.state.globalStep) }],
+    });
+    await expect(trainer.train()).rejects.toThrow(FileSystemError);
+    await expect(trainer.train()).rejects.toThrow(/the output directory .* cannot be written/);
+    expect(steps).toEqual([]);
+  });
+});
+});
