@@ -167,4 +167,3 @@ describe('bad input is rejected before any step', () => {
     expect(steps).toEqual([]);
   });
 });
-});
