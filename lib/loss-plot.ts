@@ -119,7 +119,7 @@ export async function writeLossPlot(dir: string, logHistory: readonly LogEntry[]
     await writeFile(temp, svg, 'utf8');
     await rename(temp, file);
   } catch (error) {
-    await rm(temp, { force: true });
+    await rm(temp, { force: true }).catch(() => {}); // it may never have been created
     throw new FileSystemError(`Cannot write ${file}: ${(error as Error).message}`, { cause: error });
   }
   return file;

@@ -65,7 +65,7 @@ export async function savePretrained(model: CrossEncoder, dir: string, options: 
     await writeModelFiles(model, staging, options.modelId ?? dir);
     await replaceDirectory(staging, target);
   } catch (error) {
-    await rm(staging, { recursive: true, force: true });
+    await rm(staging, { recursive: true, force: true }).catch(() => {}); // the original error matters more
     throw error instanceof CrossEncoderError
       ? error
       : new FileSystemError(`Cannot save the model to ${target}: ${(error as Error).message}`, { cause: error });

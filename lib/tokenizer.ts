@@ -6,12 +6,12 @@
  * differs from the Rust crate are done here: the BERT normalizer and pre-tokenizer (see
  * {@link RustBertNormalizer}), pair truncation, special tokens and padding (the library has none).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import * as tokenizers from '@huggingface/tokenizers';
 
+import { writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
 import { FileSystemError, InvalidArgumentError, ModelFormatError } from './errors.js';
 
 /**
@@ -101,7 +101,10 @@ function classItems(ranges: string): string {
     .join('');
 }
 
-/** Rust `is_control`: Cc, Cf and Co except \t \n \r (lone surrogates too: Rust strings have none). */
+/**
+ * What clean_text drops: U+FFFD and Rust's `is_control` (Cc, Cf, Co, but not \t \n \r, which are
+ * whitespace). Also lone surrogates, which tokenizers' Node binding receives as U+FFFD.
+ */
 const CONTROL = new RegExp(
   `[[[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cs}]--[\\t\\n\\r${classItems(CF_NOT_IN_RUST)}]]\\u{FFFD}]`,
   'gv',
@@ -516,17 +519,6 @@ function isWordPiece(model: TokenizerJson['model']): boolean {
   return 'continuing_subword_prefix' in model && 'unk_token' in model && !('merges' in model) && !Array.isArray(model.vocab);
 }
 
-async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temp, text, 'utf8');
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw new FileSystemError(`Cannot write ${file}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -679,32 +671,28 @@ export class CrossEncoderTokenizer {
    * vocabulary) vocab.txt into `dir`, as `save_pretrained` does; each file atomically.
    */
   async save(dir: string): Promise<void> {
-    try {
-      await mkdir(dir, { recursive: true });
-    } catch (error) {
-      throw new FileSystemError(`Cannot create ${dir}: ${(error as Error).message}`, { cause: error });
-    }
     const normalizer = this.json.normalizer;
     const config: JsonObject = {
       ...this.config,
       ...(normalizer?.type === 'BertNormalizer'
-        ? { do_lower_case: normalizer.lowercase ?? true, strip_accents: normalizer.strip_accents ?? null, tokenize_chinese_chars: normalizer.handle_chinese_chars ?? true }
+        ? {
+            do_lower_case: normalizer.lowercase ?? true,
+            strip_accents: normalizer.strip_accents ?? null,
+            tokenize_chinese_chars: normalizer.handle_chinese_chars ?? true,
+          }
         : {}),
       ...this.specialTokens,
       tokenizer_class: this.config.tokenizer_class ?? 'BertTokenizer',
     };
-    const files: Array<[string, string]> = [
-      [TOKENIZER_FILE, JSON.stringify(this.json, null, 2)],
-      [CONFIG_FILE, JSON.stringify(config, null, 2)],
-      [SPECIAL_TOKENS_FILE, JSON.stringify(this.specialTokens, null, 2)],
-    ];
-    const vocab = this.vocabText();
-    if (vocab !== undefined) files.push([VOCAB_FILE, vocab]);
-    for (const [file, text] of files) await writeFileAtomic(path.join(dir, file), text + '\n');
+    await writeJsonAtomic(path.join(dir, TOKENIZER_FILE), this.json);
+    await writeJsonAtomic(path.join(dir, CONFIG_FILE), config);
+    await writeJsonAtomic(path.join(dir, SPECIAL_TOKENS_FILE), this.specialTokens);
+    const vocab = this.vocabLines();
+    if (vocab !== undefined) await writeFileAtomic(path.join(dir, VOCAB_FILE), vocab);
   }
 
   /** The WordPiece vocabulary as vocab.txt lines, when its ids are exactly 0..n-1. */
-  private vocabText(): string | undefined {
+  private vocabLines(): string | undefined {
     const vocab = this.json.model.vocab;
     if (!isWordPiece(this.json.model) || typeof vocab !== 'object' || vocab === null) return undefined;
     const entries = Object.entries(vocab as Record<string, unknown>);
@@ -713,7 +701,7 @@ export class CrossEncoderTokenizer {
       if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= entries.length || tokens[id as number] !== undefined) return undefined;
       tokens[id as number] = token;
     }
-    return tokens.join('\n');
+    return tokens.map((token) => `${token}\n`).join('');
   }
 
   /** Lays the two sides out along the pair template, with its special tokens and type ids. */

@@ -406,7 +406,7 @@ export class CrossEncoderTrainer {
 }
 
 /** Trains with a new {@link CrossEncoderTrainer}; the same options, plus `resumeFromCheckpoint`. */
-export function train(options: CrossEncoderTrainerOptions & TrainOptions): Promise<TrainOutput> {
+export async function train(options: CrossEncoderTrainerOptions & TrainOptions): Promise<TrainOutput> {
   const { resumeFromCheckpoint, ...trainerOptions } = options;
   return new CrossEncoderTrainer(trainerOptions).train({ resumeFromCheckpoint });
 }

@@ -68,6 +68,15 @@ const jsonLines = (text: string): Record<string, unknown>[] =>
 /** Scores of a one-label `predict` output. */
 const scoresOf = (stdout: string): number[] => jsonLines(stdout).map((record) => record.score as number);
 
+/**
+ * Scores of the same pairs batched differently differ by float rounding (~1e-7): padding and
+ * batch shapes change libtorch's summation order.
+ */
+function expectSameScores(actual: readonly number[], expected: readonly number[]): void {
+  expect(actual).toHaveLength(expected.length);
+  actual.forEach((score, i) => expect(Math.abs(score - expected[i]), `pair ${i}: ${score} vs ${expected[i]}`).toBeLessThan(1e-6));
+}
+
 /** Asserts a one-line `crossencoder: …` error on stderr with the given exit status, and returns it. */
 function expectError(result: RunResult, exitCode: 1 | 2, pattern: RegExp): string {
   expect(result.code, result.stderr).toBe(exitCode);
@@ -139,8 +148,8 @@ describe('crossencoder predict', () => {
       scoresOf(fromFile.stdout).forEach((score, i) => expect(score).toBeCloseTo(1 / (1 + Math.exp(-logits[i])), 6));
       // 'a' / 'b' fits in 8 tokens, the long document does not.
       const cut = scoresOf(truncated.stdout);
-      expect(cut[2]).toBe(logits[2]);
-      expect(cut[5]).not.toBe(logits[5]);
+      expectSameScores([cut[2]], [logits[2]]);
+      expect(Math.abs(cut[5] - logits[5])).toBeGreaterThan(1e-3);
     },
     TIMEOUT,
   );
@@ -155,7 +164,7 @@ describe('crossencoder predict', () => {
       ]);
       expect(forward.code, forward.stderr).toBe(0);
       expect(backward.code, backward.stderr).toBe(0);
-      expect(scoresOf(backward.stdout)).toEqual(scoresOf(forward.stdout).reverse());
+      expectSameScores(scoresOf(backward.stdout), scoresOf(forward.stdout).reverse());
     },
     TIMEOUT,
   );
@@ -238,7 +247,7 @@ describe('crossencoder rank', () => {
       for (const r of ranked) expect(Object.keys(r)).toEqual(['corpusId', 'score', 'text']);
       for (const r of ranked) expect(r.text).toBe(DOCS[r.corpusId]);
       const predictedScores = scoresOf(predicted.stdout);
-      for (const r of ranked) expect(r.score).toBe(predictedScores[r.corpusId]);
+      expectSameScores(ranked.map((r) => r.score), ranked.map((r) => predictedScores[r.corpusId]));
       for (let i = 1; i < ranked.length; i++) expect(ranked[i - 1].score).toBeGreaterThanOrEqual(ranked[i].score);
 
       expect(fromJsonl.stdout).toBe(fromTxt.stdout);

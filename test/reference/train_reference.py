@@ -13,7 +13,9 @@ Training request:
      "pos_weight": P (optional), "out": "final.safetensors"}
 answer, after the final parameters (HF names, F32) are written to "out":
     {"steps": [{"step", "loss", "grad_norm", "learning_rate", "batch_indices"}, ...],
-     "train_loss": mean step loss, "max_steps": N, "warmup_steps": N}
+     "train_loss": mean step loss, "max_steps": N, "warmup_steps": N, "max_length": N}
+Several training runs in one process (torch is imported once):
+    {"runs": [training request, ...]}  ->  {"runs": [answer, ...]}
 Sampler request (the order alone, no model):
     {"epoch_batches": [{"n", "batch_size", "seed", "epoch", "drop_last"}, ...]}
 answer: {"epoch_batches": [batches of row indices, one list per query]}
@@ -356,7 +358,21 @@ def run_training(request: Mapping[str, Any]) -> Dict[str, Any]:
     max_length = _optional_int(request, "max_length") or default_max_length(tokenizer, model)
     result = ReferenceTrainer(model, tokenizer, rows, args, max_length, pos_weight).train()
     write_safetensors(out, model.state_dict(), {"format": "pt"})
-    return result
+    return {**result, "max_length": max_length}
+
+
+def run_many(runs: Any) -> Dict[str, Any]:
+    if not isinstance(runs, list):
+        raise RequestError('"runs" must be a list of training requests')
+    answers = []
+    for i, run in enumerate(runs):
+        if not isinstance(run, Mapping):
+            raise RequestError(f"runs[{i}] must be a JSON object")
+        try:
+            answers.append(run_training(run))
+        except ValueError as e:
+            raise RequestError(f"runs[{i}]: {e}") from None
+    return {"runs": answers}
 
 
 def run_sampler(queries: Any) -> Dict[str, Any]:
@@ -381,7 +397,12 @@ def main() -> int:
             raise RequestError(f"stdin is not one JSON object ({e})") from None
         if not isinstance(request, Mapping):
             raise RequestError("the request must be a JSON object")
-        answer = run_sampler(request["epoch_batches"]) if "epoch_batches" in request else run_training(request)
+        if "epoch_batches" in request:
+            answer = run_sampler(request["epoch_batches"])
+        elif "runs" in request:
+            answer = run_many(request["runs"])
+        else:
+            answer = run_training(request)
     except (ValueError, OSError) as e:  # RequestError and the reference modules' errors are ValueErrors
         print(f"error: {e}", file=sys.stderr)
         return 2
