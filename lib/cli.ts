@@ -18,7 +18,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { ACTIVATIONS, type Activation } from './activation.js';
+import { ACTIVATIONS } from './activation.js';
 import { writeJsonAtomic } from './atomic-file.js';
 import { CrossEncoder, DEFAULT_MODEL, type Pair } from './cross-encoder.js';
 import { loadCsv, loadJsonl, type PairDataset } from './datasets.js';
@@ -98,7 +98,9 @@ type ValueOf<O extends OptionSpec> = O['kind'] extends 'integer' | 'number'
   ? number
   : O['kind'] extends 'boolean'
     ? boolean
-    : string;
+    : O extends { choices: readonly (infer Choice)[] }
+      ? Choice
+      : string;
 
 /** Parsed values: required and defaulted options are always set, the others may be undefined. */
 export type ParsedOptions<S extends OptionSpecs> = {
@@ -117,9 +119,9 @@ const MODEL_OPTIONS = {
     default: DEFAULT_MODEL,
     group: MODEL_GROUP,
   },
-  revision: { kind: 'string', value: '<rev>', help: "Hub branch, tag or commit (default 'main')", group: MODEL_GROUP },
-  'cache-dir': { kind: 'string', value: '<dir>', help: 'Hugging Face cache directory (default: HF_HUB_CACHE, else ~/.cache/huggingface/hub)', group: MODEL_GROUP },
-  'local-files-only': { kind: 'boolean', help: 'Never use the network; only the cache (also HF_HUB_OFFLINE=1)', group: MODEL_GROUP },
+  revision: { kind: 'string', value: '<rev>', help: 'Hub branch, tag or commit; default: main', group: MODEL_GROUP },
+  'cache-dir': { kind: 'string', value: '<dir>', help: 'Hugging Face cache; default: HF_HUB_CACHE, else ~/.cache/huggingface/hub', group: MODEL_GROUP },
+  'local-files-only': { kind: 'boolean', help: 'Never use the network, only the cache; also HF_HUB_OFFLINE=1', group: MODEL_GROUP },
 } as const satisfies OptionSpecs;
 
 const BATCH_SIZE_OPTION = {
@@ -134,14 +136,14 @@ const MAX_LENGTH_OPTION = {
   kind: 'integer',
   min: 3,
   value: '<n>',
-  help: "Maximum tokens per pair (default: the model's)",
+  help: "Maximum tokens per pair; default: the model's",
 } as const satisfies OptionSpec;
 
 const ACTIVATION_OPTION = {
   kind: 'string',
-  value: '<fn>',
+  value: `<${ACTIVATIONS.join('|')}>`,
   choices: ACTIVATIONS,
-  help: "Applied to the logits (default: the model's, sigmoid for one label)",
+  help: "Applied to the logits; default: the model's (sigmoid for one label)",
 } as const satisfies OptionSpec;
 
 /** `learningRate` → `learning-rate`. */
@@ -149,7 +151,7 @@ export function kebabCase(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 }
 
-/** The flag as typed on the command line: `--model`, or `-m, --model` in help. */
+/** The flag as typed on the command line: `--model`. */
 function flag(name: string): string {
   return `--${name}`;
 }
@@ -419,7 +421,7 @@ async function* readLines(source: string): AsyncGenerator<SourceLine> {
 async function readAllLines(source: string): Promise<SourceLine[]> {
   const lines: SourceLine[] = [];
   for await (const line of readLines(source)) lines.push(line);
-  if (lines.length === 0) throw new InvalidArgumentError(`${sourceName(source)}: no input (the file is empty)`);
+  if (lines.length === 0) throw new InvalidArgumentError(`${sourceName(source)}: no input (only blank lines, or none)`);
   return lines;
 }
 
@@ -453,12 +455,13 @@ export function parsePairLine(line: SourceLine): Pair {
   return [stringField(record, ['query'], line.where), stringField(record, ['document'], line.where)];
 }
 
+const DOCUMENT_FORMATS = ['txt', 'jsonl'] as const;
 /** Format of a document list for `rank`. */
-type DocumentFormat = 'txt' | 'jsonl';
+type DocumentFormat = (typeof DOCUMENT_FORMATS)[number];
 
 /** The format named by `--format`, else the file extension; stdin is plain text unless told otherwise. */
-export function documentFormat(source: string, format: string | undefined): DocumentFormat {
-  if (format !== undefined) return format as DocumentFormat;
+export function documentFormat(source: string, format: DocumentFormat | undefined): DocumentFormat {
+  if (format !== undefined) return format;
   if (source === '-') return 'txt';
   const extension = path.extname(source).toLowerCase();
   if (extension === '.txt') return 'txt';
@@ -566,16 +569,16 @@ const predictCommand = defineCommand('predict', {
     'Input is scored in chunks as it is read, so files of any size work. At a bad line it stops\n' +
     'with an error naming the line, after writing the scores of every line before it.',
   options: {
-    input: { kind: 'string', short: 'i', value: '<file>', help: "JSON lines of pairs ('-' reads stdin)", required: true },
+    input: { kind: 'string', short: 'i', value: '<file>', help: "JSON lines of pairs, '-' for stdin", required: true },
     activation: ACTIVATION_OPTION,
     'batch-size': BATCH_SIZE_OPTION,
     'max-length': MAX_LENGTH_OPTION,
-    'chunk-size': { kind: 'integer', min: 1, value: '<n>', help: 'Pairs read before scoring them (bounds memory)', default: DEFAULT_CHUNK_SIZE },
+    'chunk-size': { kind: 'integer', min: 1, value: '<n>', help: 'Pairs read before scoring them; bounds memory', default: DEFAULT_CHUNK_SIZE },
     ...MODEL_OPTIONS,
   },
   async run(values) {
     const model = await loadModel(values);
-    const predictOptions = { batchSize: values['batch-size'], activation: values.activation as Activation | undefined };
+    const predictOptions = { batchSize: values['batch-size'], activation: values.activation };
     const progress = createProgress({ total: 0, label: 'Scoring', unit: 'pairs', enabled: showProgress() });
     let chunk: Pair[] = [];
     const flush = async () => {
@@ -615,9 +618,9 @@ const rankCommand = defineCommand('rank', {
     'object per line.',
   options: {
     query: { kind: 'string', short: 'q', value: '<text>', help: 'The query', required: true },
-    input: { kind: 'string', short: 'i', value: '<file>', help: "Documents ('-' reads stdin)", required: true },
-    format: { kind: 'string', value: '<txt|jsonl>', choices: ['txt', 'jsonl'], help: 'Input format (default: from the extension; txt for stdin)' },
-    'top-k': { kind: 'integer', short: 'k', min: 1, value: '<k>', help: 'Print only the best k documents (default: all)' },
+    input: { kind: 'string', short: 'i', value: '<file>', help: "Documents, '-' for stdin", required: true },
+    format: { kind: 'string', value: '<txt|jsonl>', choices: DOCUMENT_FORMATS, help: 'Input format; default: from the extension, txt for stdin' },
+    'top-k': { kind: 'integer', short: 'k', min: 1, value: '<k>', help: 'Print only the best k documents; default: all' },
     activation: ACTIVATION_OPTION,
     'batch-size': BATCH_SIZE_OPTION,
     'max-length': MAX_LENGTH_OPTION,
@@ -630,7 +633,7 @@ const rankCommand = defineCommand('rank', {
     const ranked = await model.rank(values.query, documents, {
       topK: values['top-k'],
       batchSize: values['batch-size'],
-      activation: values.activation as Activation | undefined,
+      activation: values.activation,
       returnDocuments: true,
       showProgressBar: showProgress(),
     });
@@ -674,7 +677,7 @@ const trainCommand = defineCommand('train', {
     '--max-steps=-1.',
   options: {
     train: { kind: 'string', value: '<file>', help: 'Training rows (.jsonl or .csv)', required: true },
-    output: { kind: 'string', short: 'o', value: '<dir>', help: 'Output directory (the outputDir argument)', required: true },
+    output: { kind: 'string', short: 'o', value: '<dir>', help: 'Output directory: checkpoints, and the final model in <dir>/final', required: true },
     eval: { kind: 'string', value: '<file>', help: 'Evaluation rows (.jsonl or .csv)' },
     'resume-from-checkpoint': {
       kind: 'string',
@@ -699,7 +702,7 @@ const trainCommand = defineCommand('train', {
       evalDataset,
       resumeFromCheckpoint: resume === 'latest' ? true : resume,
     });
-    const finalDir = path.join(values.output, 'final');
+    const finalDir = path.resolve(values.output, 'final');
     await model.savePretrained(finalDir);
     process.stderr.write(
       `${PROGRAM}: trained ${output.globalStep} steps, training loss ${output.trainingLoss.toFixed(4)}, ` +
@@ -717,7 +720,7 @@ const evalCommand = defineCommand('eval', {
     'or {"query", "positive": [...], "documents": [...]} (first-stage results; adds base_* metrics),\n' +
     'runs CrossEncoderRerankingEvaluator and prints a table of the metrics.',
   options: {
-    data: { kind: 'string', short: 'd', value: '<file>', help: "Reranking samples as JSON lines ('-' reads stdin)", required: true },
+    data: { kind: 'string', short: 'd', value: '<file>', help: "Reranking samples as JSON lines, '-' for stdin", required: true },
     'at-k': { kind: 'integer', min: 1, value: '<k>', help: 'Cut-off of MRR and NDCG', default: 10 },
     output: { kind: 'string', short: 'o', value: '<file>', help: 'Also write the metrics as JSON to this file' },
     'batch-size': BATCH_SIZE_OPTION,
@@ -765,6 +768,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 // ---------------------------------------------------------------------------------------------
 // Help and version
 
+const MAX_LABEL_WIDTH = 40;
+
 function optionLabel(name: string, spec: OptionSpec): string {
   const long = spec.negatable ? `--[no-]${name}` : flag(name);
   const short = spec.short ? `-${spec.short}, ` : '    ';
@@ -790,7 +795,8 @@ export function commandHelp(name: string): string {
   }
   groups.get('Options')!.push(['help', { kind: 'boolean', short: 'h', help: 'Show this help' }]);
   const labels = [...groups.values()].flat().map(([optionName, spec]) => optionLabel(optionName, spec));
-  const width = Math.min(Math.max(...labels.map((label) => label.length)), 40);
+  // Align on the labels that fit; a longer one puts its text on the next line.
+  const width = Math.max(...labels.map((label) => label.length).filter((length) => length <= MAX_LABEL_WIDTH));
   const sections = [...groups].map(([title, entries]) => {
     const rows = entries.map(([optionName, spec]) => {
       const label = optionLabel(optionName, spec);
@@ -861,7 +867,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 async function dispatch(argv: readonly string[]): Promise<void> {
   const [first, ...rest] = argv;
-  if (first === undefined || first === '--help' || first === '-h') return writeOut(mainHelp());
+  if (first === undefined) throw new UsageError('no command given; commands: ' + Object.keys(COMMANDS).join(', '));
+  if (first === '--help' || first === '-h') return writeOut(mainHelp());
   if (first === '--version' || first === '-v') return writeOut(`${packageVersion()}\n`);
   if (first === 'help') {
     if (rest[0] === undefined) return writeOut(mainHelp());

@@ -66,8 +66,16 @@ const TRAIN_COLOR = '#2563eb';
 const EVAL_LOSS_COLOR = '#ea580c';
 const METRIC_COLORS = ['#16a34a', '#9333ea', '#0891b2', '#db2777', '#ca8a04', '#4f46e5'];
 
-/** Keys the Trainer logs with each evaluation that are timings, not metrics. */
-const EVAL_TIMING = /_(runtime|samples_per_second|steps_per_second)$/;
+/** Above this many points a series is thinned to evenly spaced ones (keeping the last). */
+const MAX_POINTS = 2000;
+
+/** Timings the Trainer logs with each evaluation (`eval_runtime`, …), which are not metrics. */
+const TIMING = /_(runtime|samples_per_second|steps_per_second)$/;
+
+/** Whether a log key holds an evaluation metric: `eval_*`, but not a timing. */
+export function isEvalMetricKey(key: string): boolean {
+  return key.startsWith('eval_') && !TIMING.test(key);
+}
 
 /**
  * Renders the training loss (and `eval_loss`) over steps, and each other `eval_*` metric in its
@@ -136,7 +144,14 @@ function series(logHistory: readonly LogEntry[], key: string, label: string, col
     if (Number.isFinite(step) && Number.isFinite(value)) points.push({ step, value });
   }
   points.sort((a, b) => a.step - b.step);
-  return { key, label, color, points };
+  return { key, label, color, points: thin(points) };
+}
+
+/** Every `every`-th point and the last, when there are more than {@link MAX_POINTS}. */
+function thin(points: Point[]): Point[] {
+  if (points.length <= MAX_POINTS) return points;
+  const every = Math.ceil(points.length / MAX_POINTS);
+  return points.filter((_, i) => i % every === 0 || i === points.length - 1);
 }
 
 /** `eval_*` metric keys other than the loss and the timings, in order of first appearance. */
@@ -144,7 +159,7 @@ function metricKeys(logHistory: readonly LogEntry[]): string[] {
   const keys = new Set<string>();
   for (const entry of logHistory) {
     for (const key of Object.keys(entry)) {
-      if (key.startsWith('eval_') && key !== 'eval_loss' && !EVAL_TIMING.test(key)) keys.add(key);
+      if (key !== 'eval_loss' && isEvalMetricKey(key)) keys.add(key);
     }
   }
   return [...keys];
@@ -156,12 +171,11 @@ function allPoints(list: readonly Series[]): Point[] {
 
 /** "120 steps · final training loss 0.2311 · 4 evaluations". */
 function summary(logHistory: readonly LogEntry[], lossSeries: readonly Series[], metricSeries: readonly Series[]): string {
-  const steps = allPoints([...lossSeries, ...metricSeries]).map((p) => p.step);
-  const lastStep = Math.max(...steps);
+  const lastStep = extent(allPoints([...lossSeries, ...metricSeries]).map((p) => p.step))[1];
   const parts = [`${lastStep} step${lastStep === 1 ? '' : 's'}`];
   const train = lossSeries.find((s) => s.key === 'loss');
   if (train) parts.push(`final training loss ${formatValue(train.points[train.points.length - 1].value)}`);
-  const evaluations = logHistory.filter((entry) => Object.keys(entry).some((key) => key.startsWith('eval_') && !EVAL_TIMING.test(key))).length;
+  const evaluations = logHistory.filter((entry) => Object.keys(entry).some(isEvalMetricKey)).length;
   if (evaluations > 0) parts.push(`${evaluations} evaluation${evaluations === 1 ? '' : 's'}`);
   return parts.join(' · ');
 }
@@ -289,8 +303,7 @@ function renderLegend(panel: Panel, right: number): string {
  * are widened to ticks, or, when `tight`, kept at the values' extremes.
  */
 function niceAxis(values: readonly number[], { tight = false, integer = false, targetTicks = 5 } = {}): Axis {
-  let min = Math.min(...values);
-  let max = Math.max(...values);
+  let [min, max] = extent(values);
   if (min === max) {
     const pad = integer ? 1 : Math.abs(min) * 0.1 || 1;
     min = tight && min >= 0 ? Math.max(0, min - pad) : min - pad;
@@ -306,6 +319,17 @@ function niceAxis(values: readonly number[], { tight = false, integer = false, t
     ticks.push(roundTo(i * step, step));
   }
   return { min: lo, max: hi, ticks, step };
+}
+
+/** [min, max] without spreading the values into arguments (long histories overflow the stack). */
+function extent(values: readonly number[]): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const value of values) {
+    if (value < min) min = value;
+    if (value > max) max = value;
+  }
+  return [min, max];
 }
 
 function niceStep(raw: number): number {

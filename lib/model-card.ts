@@ -6,6 +6,7 @@
  */
 import { type Activation, ACTIVATION_CLASS_PATHS } from './activation.js';
 import type { ConfigJson } from './config.js';
+import { isEvalMetricKey } from './loss-plot.js';
 
 /** What a model card says about the model's origin and training; every field is optional. */
 export interface ModelCardData {
@@ -50,10 +51,10 @@ const EXAMPLE_DOCUMENTS = [
   'Berlin had a population of 3,520,031 registered inhabitants in an area of 891.82 square kilometers.',
   'Berlin is well known for its museums.',
 ];
+/** Keys of a log entry that say when it was logged, not what was measured. */
+const LOG_BOOKKEEPING = new Set(['epoch', 'step', 'total_flos']);
 /** Longer training logs are sampled down to about this many rows. */
 const MAX_LOG_ROWS = 100;
-/** Keys of a log entry that are bookkeeping or timings, not metrics. */
-const NOT_A_METRIC = /^(epoch|step|total_flos)$|_(runtime|samples_per_second|steps_per_second)$/;
 
 /**
  * The label names a saved model carries: the config's `id2label` names when it holds exactly
@@ -276,7 +277,7 @@ function trainingLogs(logHistory: readonly Record<string, number>[]): string {
     const row = rows.get(entry.step) ?? { step: entry.step };
     for (const [key, value] of Object.entries(entry)) {
       if (key === 'loss' || key.startsWith('eval_') || key === 'epoch') row[key] = value;
-      if ((key === 'loss' || key.startsWith('eval_')) && !NOT_A_METRIC.test(key)) columns.add(key);
+      if (key === 'loss' || isEvalMetricKey(key)) columns.add(key);
     }
     rows.set(entry.step, row);
   }
@@ -308,7 +309,10 @@ function trainingLogs(logHistory: readonly Record<string, number>[]): string {
 
 /** The evaluation metrics, without the step, epoch and timings an evaluation log also holds. */
 function evalMetricEntries(data: ModelCardData): Array<[string, number]> {
-  return Object.entries(data.evalMetrics ?? {}).filter(([key, value]) => !NOT_A_METRIC.test(key) && typeof value === 'number');
+  // Keys come with the `eval_` prefix, as the trainer logs them, or without it.
+  return Object.entries(data.evalMetrics ?? {}).filter(
+    ([key, value]) => !LOG_BOOKKEEPING.has(key) && isEvalMetricKey(key.startsWith('eval_') ? key : `eval_${key}`) && typeof value === 'number',
+  );
 }
 
 /** `eval_dev_ndcg@10` → `dev_ndcg@10`. */

@@ -216,7 +216,8 @@ class LazyIds {
   /** Encodes until at least `count` ids are known or the text is exhausted. */
   extend(count: number): this {
     while (this.ids.length < count && !this.complete) {
-      const end = this.chunkEnd(this.position + Math.max(MIN_CHUNK_CHARS, (count - this.ids.length) * CHUNK_CHARS_PER_TOKEN));
+      const span = Math.max(MIN_CHUNK_CHARS, (count - this.ids.length) * CHUNK_CHARS_PER_TOKEN);
+      const end = this.chunkEnd(this.position + span);
       // A loop, not push(...ids): a huge spread overflows the stack.
       for (const id of this.encode(this.text.slice(this.position, end))) this.ids.push(id);
       this.position = end;
@@ -387,7 +388,11 @@ function tokenizerJsonFromVocab(
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: sep, type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: cls, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: sep, type_id: 0 } },
+      ],
       pair: [
         { SpecialToken: { id: cls, type_id: 0 } },
         { Sequence: { id: 'A', type_id: 0 } },
@@ -486,7 +491,13 @@ function pairTemplate(postProcessor: TokenizerJson['post_processor'], file: stri
       return id as number;
     };
     const [cls, sep] = [special('cls'), special('sep')];
-    return [{ ids: [cls], typeId: 0 }, { sequence: 'A', typeId: 0 }, { ids: [sep], typeId: 0 }, { sequence: 'B', typeId: 1 }, { ids: [sep], typeId: 1 }];
+    return [
+      { ids: [cls], typeId: 0 },
+      { sequence: 'A', typeId: 0 },
+      { ids: [sep], typeId: 0 },
+      { sequence: 'B', typeId: 1 },
+      { ids: [sep], typeId: 1 },
+    ];
   }
   if (postProcessor?.type !== 'TemplateProcessing') {
     throw bad(`must be TemplateProcessing or BertProcessing to add [CLS]/[SEP], got ${JSON.stringify(postProcessor?.type ?? null)}`);
@@ -605,7 +616,8 @@ export class CrossEncoderTokenizer {
     let tokenizer: HfTokenizer;
     try {
       // The library's own BertNormalizer normalizes `normalized` added tokens here, before ours replaces it.
-      tokenizer = new Tokenizer({ normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...json }, config);
+      const parts = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [] };
+      tokenizer = new Tokenizer({ ...parts, ...json }, config);
     } catch (error) {
       throw new ModelFormatError(`${file} is not a usable tokenizer: ${(error as Error).message}`, { cause: error });
     }
@@ -698,8 +710,9 @@ export class CrossEncoderTokenizer {
     const entries = Object.entries(vocab as Record<string, unknown>);
     const tokens = new Array<string | undefined>(entries.length);
     for (const [token, id] of entries) {
-      if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= entries.length || tokens[id as number] !== undefined) return undefined;
-      tokens[id as number] = token;
+      const valid = typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < entries.length;
+      if (!valid || tokens[id] !== undefined) return undefined;
+      tokens[id] = token;
     }
     return tokens.map((token) => `${token}\n`).join('');
   }

@@ -346,7 +346,7 @@ export class CrossEncoderTrainer {
     // Assemble the checkpoint beside its final name, then rename: never a half checkpoint.
     const temp = temporaryPath(dir);
     try {
-      await this.model.savePretrained(temp);
+      await this.model.savePretrained(temp, { modelId: dir });
       await callNative(() => trainer.saveState(temp));
       await writeTrainerState(temp, this.state, args);
       await writeJsonAtomic(path.join(temp, TRAINING_ARGS_FILE), args);

@@ -26,8 +26,9 @@ const TAG = 'torch-crossencoder';
 export const MIN_VERSION = '1.13';
 
 /**
- * The official CPU builds we download, pinned. The sha256 values are the ones published for these
- * exact files by several unrelated projects that fetch them with a checksum (see the README);
+ * The official CPU builds we download, pinned. We found no checksums from PyTorch for these
+ * zips; the values are those other projects verify their downloads of the same URLs against
+ * (Linux: three unrelated build scripts agree; macOS: one CMake URL_HASH, not cross-checked).
  * `LIBTORCH_SHA256` overrides them.
  */
 export const OFFICIAL_VERSION = '2.5.1';
@@ -216,25 +217,30 @@ function runQuietly(command, args, extraEnv = {}) {
   }
 }
 
+let aptListsUpdated = false;
+
+/** apt-get update, at most once per run. */
+function aptUpdate() {
+  if (aptListsUpdated) return;
+  runQuietly('apt-get', ['update', '-qq']);
+  aptListsUpdated = true;
+}
+
 /**
  * apt-get install, refreshing the package lists first when one of `pkgs` is unknown to apt, or
  * when installing fails on lists old enough to name files the mirror no longer has.
  */
 export function aptInstall(pkgs) {
-  const update = () => runQuietly('apt-get', ['update', '-qq']);
   const install = () =>
     runQuietly('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], {
       DEBIAN_FRONTEND: 'noninteractive',
     });
-  if (pkgs.some((pkg) => aptCandidate(pkg) === null)) {
-    update();
-    install();
-    return;
-  }
+  if (pkgs.some((pkg) => aptCandidate(pkg) === null)) aptUpdate();
   try {
     install();
-  } catch {
-    update();
+  } catch (error) {
+    if (aptListsUpdated) throw error;
+    aptUpdate();
     install();
   }
 }
@@ -244,15 +250,12 @@ function fromApt(env, tried) {
     tried.push('apt-get: not Debian/Ubuntu as root');
     return null;
   }
-  let candidate = aptCandidate('libtorch-dev');
-  if (candidate === null) {
-    try {
-      runQuietly('apt-get', ['update', '-qq']);
-    } catch (error) {
-      tried.push(`apt-get: ${error.message}`);
-      return null;
-    }
-    candidate = aptCandidate('libtorch-dev');
+  let candidate;
+  try {
+    candidate = aptCandidate('libtorch-dev') ?? (aptUpdate(), aptCandidate('libtorch-dev'));
+  } catch (error) {
+    tried.push(`apt-get: ${error.message}`);
+    return null;
   }
   if (candidate === null) {
     tried.push('apt-get: no libtorch-dev package in the configured sources');

@@ -265,6 +265,15 @@ describe.skipIf(!existsSync(PYTHON))('renderLossPlot', () => {
     expect(parsed.title).toBe('Training loss: 1 step · final training loss 0.69 · 1 evaluation');
   });
 
+  it('thins very long histories to evenly spaced points, keeping the last', () => {
+    const history = Array.from({ length: 200_000 }, (_, i) => ({ loss: 1 / (i + 1), step: i + 1 }));
+    const svg = renderLossPlot(history)!;
+    const parsed = parseSvg(svg);
+    expect(parsed.series).toEqual([['loss', 2001]]);
+    expect(parsed.title).toBe('Training loss: 200000 steps · final training loss 5.000e-6');
+    expect(svg.length).toBeLessThan(100_000);
+  });
+
   it('plots evaluation metrics alone when no loss was logged', () => {
     const parsed = parseSvg(renderLossPlot([{ eval_accuracy: 0.5, step: 0 }, { eval_accuracy: 0.75, step: 100 }])!);
     expect(parsed.title).toMatch(/^Evaluation metrics: 100 steps/);

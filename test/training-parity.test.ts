@@ -1,7 +1,7 @@
 /**
  * Training parity with PyTorch: CrossEncoderTrainer against test/reference/train_reference.py
  * (plain PyTorch doing what transformers.Trainer + Sentence Transformers' CrossEncoderTrainer do)
- * on the tiny test model with dropout off, so both sides compute the same function.
+ * on the tiny test model, with dropout off (and once on, where the masks must match too).
  *
  * Per step: the same dataset rows in each micro-batch, the loss within 1e-6, the gradient norm
  * (before clipping) within 1e-5 relative, the learning rate within 1e-12 relative. After training,
@@ -80,6 +80,7 @@ interface ReferenceRun {
   train_loss: number | null;
   max_steps: number;
   warmup_steps: number;
+  max_length: number;
 }
 
 interface Case {
@@ -88,6 +89,8 @@ interface Case {
   args: CrossEncoderTrainingArguments;
   rows?: PairRow[];
   posWeight?: number;
+  /** Train with dropout 0.1 everywhere instead of 0. */
+  dropout?: boolean;
   /** The largest parameter change the run must make, so the parameter check cannot pass vacuously. */
   minChange: number;
 }
@@ -144,6 +147,12 @@ const CASES: Record<string, Case> = {
     args: { perDeviceTrainBatchSize: 3, gradientAccumulationSteps: 2, maxSteps: 3, lrSchedulerType: 'constant', learningRate: 1e-3 },
     minChange: 1e-3,
   },
+  'dropout-2-epochs': {
+    title: '(g) dropout 0.1: the same masks, drawn from the seeded global generator, over 2 epochs',
+    dropout: true,
+    args: { perDeviceTrainBatchSize: 4, seed: 7, numTrainEpochs: 2, learningRate: 1e-3 },
+    minChange: 1e-3,
+  },
 };
 
 /** The sampler queries of case (d): sizes, batch sizes, seeds (one beyond 32 bits), epochs. */
@@ -156,29 +165,26 @@ const SAMPLER_QUERIES = [1, 2, 7, 8, 100, 1000].flatMap((n) =>
 );
 
 let workDir: string;
-let modelDir: string;
+/** Copies of the tiny model with dropout 0 and with dropout 0.1. */
+const modelDirs = { none: '', dropout: '' };
 let initialWeights: Map<string, F32Tensor>;
 let references: Promise<Record<string, ReferenceRun>>;
 let referenceBatches: Promise<number[][][]>;
 
 beforeAll(async () => {
   workDir = await mkdtemp(path.join(os.tmpdir(), 'training-parity-'));
-  // Dropout draws from the RNG in a different order in libtorch's modules than in the reference's;
-  // with it off, both sides compute the same deterministic function.
-  modelDir = path.join(workDir, 'tiny-no-dropout');
-  await cp(testModel('tiny'), modelDir, { recursive: true });
-  const configFile = path.join(modelDir, 'config.json');
-  const config = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
-  Object.assign(config, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
-  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
-  initialWeights = await readSafetensorsF32(path.join(modelDir, 'model.safetensors'));
+  // Without dropout both sides compute one deterministic function; with it, they must also draw
+  // the same masks from the seeded generator, in the same order.
+  modelDirs.none = await copyTinyModel('tiny-dropout-0', 0);
+  modelDirs.dropout = await copyTinyModel('tiny-dropout-0.1', 0.1);
+  initialWeights = await readSafetensorsF32(path.join(modelDirs.none, 'model.safetensors'));
 
   // Every PyTorch run in one process (torch loads once), working while the TS runs train.
   const names = Object.keys(CASES);
   await Promise.all(names.map((name) => mkdir(path.join(workDir, name))));
   const runs = names.map((name) => {
-    const { rows = ROWS, args, posWeight } = CASES[name];
-    return { model_dir: modelDir, rows, args, pos_weight: posWeight, out: referenceFile(name) };
+    const { rows = ROWS, args, posWeight, dropout } = CASES[name];
+    return { model_dir: modelDirFor(dropout), rows, args, pos_weight: posWeight, out: referenceFile(name) };
   });
   references = runPythonJson<{ runs: ReferenceRun[] }>('train_reference.py', [], { runs }).then((answer) =>
     Object.fromEntries(names.map((name, i) => [name, answer.runs[i]])),
@@ -197,13 +203,28 @@ afterAll(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
+/** A copy of the tiny test model with every dropout probability set to `p`. */
+async function copyTinyModel(name: string, p: number): Promise<string> {
+  const dir = path.join(workDir, name);
+  await cp(testModel('tiny'), dir, { recursive: true });
+  const configFile = path.join(dir, 'config.json');
+  const config = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
+  Object.assign(config, { hidden_dropout_prob: p, attention_probs_dropout_prob: p, classifier_dropout: p });
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  return dir;
+}
+
+function modelDirFor(dropout: boolean | undefined): string {
+  return dropout ? modelDirs.dropout : modelDirs.none;
+}
+
 function referenceFile(name: string): string {
   return path.join(workDir, name, 'reference.safetensors');
 }
 
 /** Trains a fresh copy of the model with the case's arguments; returns it with its steps. */
-async function trainTs(name: string, { args, rows = ROWS, posWeight }: Case) {
-  const model = await CrossEncoder.fromPretrained(modelDir);
+async function trainTs(name: string, { args, rows = ROWS, posWeight, dropout }: Case) {
+  const model = await CrossEncoder.fromPretrained(modelDirFor(dropout));
   const steps: StepOutput[] = [];
   const trainer = new CrossEncoderTrainer({
     model,
@@ -309,7 +330,7 @@ async function expectParity(name: string): Promise<void> {
   expect(weightMismatches(run.weights, referenceWeights, lrBudget)).toEqual([]);
 }
 
-describe('training matches PyTorch step for step (tiny model, dropout 0)', () => {
+describe('training matches PyTorch step for step (tiny model)', () => {
   for (const [name, { title }] of Object.entries(CASES)) {
     it(title, () => expectParity(name), CASE_TIMEOUT);
   }

@@ -262,6 +262,10 @@ class ReferenceTrainer:
         # DefaultFlowCallback stops training once global_step >= max_steps.
         epoch = 0
         while len(steps) < self.max_steps:
+            # HF makes each epoch's iterator with `iter(epoch_dataloader)`, and torch's
+            # `_BaseDataLoaderIter.__init__` draws its `_base_seed` from the global generator (ST's
+            # DataLoader has no generator of its own): one int64 draw that shifts the dropout masks.
+            torch.empty((), dtype=torch.int64).random_()
             for group in accumulation_groups(self.epoch_batches(epoch), self.args.gradientAccumulationSteps):
                 steps.append(self.update(group, len(steps) + 1))
                 if len(steps) == self.max_steps:

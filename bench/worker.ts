@@ -1,0 +1,125 @@
+/**
+ * One measurement on our side, in a process of its own so that its peak RSS is its own:
+ *
+ *     node bench/.cache/worker.mjs <predict|rank|train> <corpus-WORKLOAD.json> <modelDir>
+ *
+ * (bench/run.ts bundles this file with esbuild first: running it through tsx would add tsx's
+ * loader thread, ~45 MB, to the peak RSS.) It does what a user does — `predict`, `rank`,
+ * `CrossEncoderTrainer.train` from raw strings, tokenisation included — after a warm-up, and
+ * prints one JSON line (a WorkerResult).
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { CrossEncoder, CrossEncoderTrainer, type Pair } from '../lib/index.js';
+import { native } from '../lib/native.js';
+import type { BenchPair } from './corpus.js';
+import {
+  type CorpusSlice,
+  PREDICT_BATCH_SIZE,
+  RANK_WARMUP_REPEATS,
+  TRAIN_BATCH_SIZE,
+  TRAIN_SEED,
+  TRAIN_WARMUP_STEPS,
+  type Workload,
+  type WorkerResult,
+} from './workloads.js';
+
+const asPairs = (rows: readonly BenchPair[]): Pair[] => rows.map((row) => [row.query, row.document]);
+const seconds = (start: number): number => (performance.now() - start) / 1000;
+
+function part<K extends 'predict' | 'rank' | 'train'>(corpus: CorpusSlice, key: K): NonNullable<CorpusSlice[K]> {
+  const value = corpus[key];
+  if (value === undefined) throw new Error(`the corpus file has no "${key}" texts`);
+  return value as NonNullable<CorpusSlice[K]>;
+}
+
+async function predict(model: CrossEncoder, corpus: CorpusSlice): Promise<Partial<WorkerResult>> {
+  await model.predict(asPairs(corpus.warmup), { batchSize: PREDICT_BATCH_SIZE });
+  const pairs = asPairs(part(corpus, 'predict'));
+  const start = performance.now();
+  await model.predict(pairs, { batchSize: PREDICT_BATCH_SIZE });
+  return { seconds: seconds(start), pairs: pairs.length };
+}
+
+async function rank(model: CrossEncoder, corpus: CorpusSlice): Promise<Partial<WorkerResult>> {
+  const calls = part(corpus, 'rank');
+  const warmupDocuments = corpus.warmup.slice(0, calls[0].documents.length).map((row) => row.document);
+  for (let i = 0; i < RANK_WARMUP_REPEATS; i++) await model.rank(corpus.warmup[i].query, warmupDocuments);
+  const latencies: number[] = [];
+  for (const { query, documents } of calls) {
+    const start = performance.now();
+    await model.rank(query, documents);
+    latencies.push(seconds(start));
+  }
+  const pairs = calls.reduce((sum, call) => sum + call.documents.length, 0);
+  return { seconds: latencies.reduce((a, b) => a + b, 0), pairs, latencies };
+}
+
+async function trainOnce(model: CrossEncoder, rows: readonly BenchPair[], maxSteps: number, rss?: number[]): Promise<number> {
+  const outputDir = await mkdtemp(path.join(os.tmpdir(), 'tce-bench-'));
+  try {
+    const trainer = new CrossEncoderTrainer({
+      model,
+      trainDataset: rows.map((row) => ({ ...row })),
+      args: {
+        outputDir,
+        maxSteps,
+        perDeviceTrainBatchSize: TRAIN_BATCH_SIZE,
+        seed: TRAIN_SEED,
+        saveStrategy: 'no',
+        disableTqdm: true,
+        loggingSteps: 1_000_000,
+      },
+      callbacks: rss ? [{ onStepEnd: () => void rss.push(Math.round(process.memoryUsage.rss() / 1024)) }] : [],
+    });
+    const output = await trainer.train();
+    return output.trainingLoss;
+  } finally {
+    await rm(outputDir, { recursive: true, force: true });
+  }
+}
+
+async function train(model: CrossEncoder, corpus: CorpusSlice): Promise<Partial<WorkerResult>> {
+  await trainOnce(model, corpus.warmup, TRAIN_WARMUP_STEPS);
+  const rows = part(corpus, 'train');
+  const rss: number[] = [];
+  const start = performance.now();
+  const meanLoss = await trainOnce(model, rows, Math.ceil(rows.length / TRAIN_BATCH_SIZE), rss);
+  return { seconds: seconds(start), pairs: rows.length, rssPerStepKiB: rss, meanLoss };
+}
+
+const RUNS: Record<Workload, (model: CrossEncoder, corpus: CorpusSlice) => Promise<Partial<WorkerResult>>> = { predict, rank, train };
+
+async function main(): Promise<void> {
+  const [workload, corpusFile, modelDir] = process.argv.slice(2);
+  if (!(workload in RUNS) || !corpusFile || !modelDir) {
+    throw new Error('usage: worker <predict|rank|train> <corpus-WORKLOAD.json> <modelDir>');
+  }
+  const corpus = JSON.parse(await readFile(corpusFile, 'utf8')) as CorpusSlice;
+  const model = await CrossEncoder.fromPretrained(modelDir);
+  const measured = await RUNS[workload as Workload](model, corpus);
+  const info = native().info();
+  const result: WorkerResult = {
+    side: 'ours',
+    workload: workload as Workload,
+    seconds: 0,
+    pairs: 0,
+    ...measured,
+    maxRssKiB: process.resourceUsage().maxRSS,
+    threads: {
+      intraOp: info.intraOpThreads,
+      blas: process.env.OPENBLAS_NUM_THREADS ?? 'OpenBLAS default',
+      waitPolicy: process.env.OMP_WAIT_POLICY ?? 'libgomp default',
+    },
+    torchVersion: info.torchVersion,
+    blas: info.blas,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
