@@ -85,6 +85,8 @@ export interface NativeTrainer {
   /** One optimiser step over the micro-batches (gradient accumulation). */
   step(batches: NativeLabelledBatch[]): Promise<NativeStepResult>;
   evalLoss(batch: NativeLabelledBatch): Promise<number>;
+  /** The draw torch's DataLoader makes from the global generator each time it is iterated. */
+  drawLoaderSeed(): void;
   /** Writes optimizer.safetensors and rng_state.safetensors into dir. */
   saveState(dir: string): Promise<void>;
   loadState(dir: string): Promise<void>;

@@ -156,6 +156,9 @@ export class CrossEncoderTrainer {
       );
       // A resumed run skips the steps of this epoch it already took.
       const skip = epoch === firstEpoch ? firstStep - epoch * schedule.updatesPerEpoch : 0;
+      // Iterating the epoch's DataLoader draws from the global generator; transformers restores a
+      // mid-epoch checkpoint's RNG state after that draw, so a resumed epoch does not draw again.
+      if (skip === 0) trainer.drawLoaderSeed();
       let batchesDone = skip * args.gradientAccumulationSteps;
       for (const micro of steps.slice(skip)) {
         const result = await callNative(() => trainer.step(micro.map((rows) => this.labelledBatch(rows, this.trainDataset, this.encodings))));
@@ -287,6 +290,7 @@ export class CrossEncoderTrainer {
   private async evalLoss(trainer: NativeTrainer, dataset: PairDataset): Promise<number> {
     const encodings = dataset.map((row) => this.model.tokenizer.encodePair(row.query, row.document, this.model.maxLength));
     const size = this.args.perDeviceEvalBatchSize;
+    trainer.drawLoaderSeed(); // the eval DataLoader's iteration, as in transformers' evaluation loop
     let sum = 0;
     for (let start = 0; start < dataset.length; start += size) {
       const rows = Array.from({ length: Math.min(size, dataset.length - start) }, (_, i) => start + i);

@@ -59,10 +59,12 @@ class Value {
   Object object_;
 };
 
+// Deeper nesting is rejected rather than risking the stack on hostile input.
+inline constexpr int kMaxDepth = 256;
+
 // Parses one JSON document (surrounding whitespace allowed). Strings must be valid UTF-8;
 // \uXXXX escapes, surrogate pairs included, become UTF-8. Nesting is limited to kMaxDepth.
 // Throws tce::FormatError "<where>: invalid JSON at byte N (line L, column C): <what>".
-inline constexpr int kMaxDepth = 256;
 Value parse(std::string_view text, const std::string& where);
 
 // `s` as a JSON string literal with quotes; non-ASCII UTF-8 passes through unchanged.

@@ -112,6 +112,11 @@ StepResult Trainer::step(const std::vector<LabelledBatch>& micro_batches) {
   return result;
 }
 
+void Trainer::draw_loader_seed() {
+  // torch.empty((), dtype=torch.int64).random_() in _BaseDataLoaderIter.__init__
+  torch::empty({}, torch::kLong).random_();
+}
+
 double Trainer::eval_loss(const LabelledBatch& batch) {
   c10::InferenceMode inference;
   std::shared_lock<std::shared_mutex> lock(handle_->mutex);

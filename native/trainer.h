@@ -47,6 +47,9 @@ class Trainer {
   Trainer(std::shared_ptr<ModelHandle> handle, TrainerOptions options);
 
   StepResult step(const std::vector<LabelledBatch>& micro_batches);
+  // torch's DataLoader draws a base seed from the global generator each time it is iterated
+  // (every epoch, every evaluation); the draw shifts every dropout mask after it.
+  void draw_loader_seed();
   double eval_loss(const LabelledBatch& batch);
 
   // Optimiser moments and step counts by parameter name, and the CPU RNG state (dropout).

@@ -71,6 +71,7 @@ Napi::Value undefined(Napi::Env env, bool&) { return env.Undefined(); }
 Napi::Function TrainerWrap::Define(Napi::Env env) {
   return DefineClass(env, "Trainer",
                      {InstanceMethod("step", &TrainerWrap::Step), InstanceMethod("evalLoss", &TrainerWrap::EvalLoss),
+                      InstanceMethod("drawLoaderSeed", &TrainerWrap::DrawLoaderSeed),
                       InstanceMethod("saveState", &TrainerWrap::SaveState),
                       InstanceMethod("loadState", &TrainerWrap::LoadState),
                       InstanceMethod("stepsTaken", &TrainerWrap::StepsTaken)});
@@ -111,6 +112,13 @@ Napi::Value TrainerWrap::EvalLoss(const Napi::CallbackInfo& info) {
     return AsyncTask<double>::Run(
         info.Env(), [trainer, batch] { return trainer->eval_loss(batch); },
         [](Napi::Env env, double& loss) -> Napi::Value { return Napi::Number::New(env, loss); }, keep_alive);
+  });
+}
+
+Napi::Value TrainerWrap::DrawLoaderSeed(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    trainer_->draw_loader_seed();
+    return info.Env().Undefined();
   });
 }
 

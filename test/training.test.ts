@@ -46,33 +46,42 @@ async function weights(model: CrossEncoder): Promise<Buffer> {
 
 describe('resumeFromCheckpoint', () => {
   // The tiny model keeps dropout 0.1, so equality also proves the RNG state is restored.
-  const args = { maxSteps: 6, perDeviceTrainBatchSize: 2, learningRate: 1e-3, saveSteps: 2, loggingSteps: 1, disableTqdm: true, seed: 3 };
+  // 6 rows in batches of 2: 3 steps an epoch, so step 3 ends an epoch and step 4 is inside one.
+  const args = { maxSteps: 6, perDeviceTrainBatchSize: 2, learningRate: 1e-3, loggingSteps: 1, disableTqdm: true, seed: 3 };
+  let straightWeights: Buffer;
 
-  it('ends at the same weights as an uninterrupted run', async () => {
+  beforeAll(async () => {
     const straight = await tiny();
     await train({ model: straight, trainDataset: rows, args: { ...args, outputDir: path.join(work, 'straight'), saveStrategy: 'no' } });
+    straightWeights = await weights(straight);
+  });
 
-    const outputDir = path.join(work, 'interrupted');
-    const first = await tiny();
-    const stopAtFour = { onStepEnd: ({ state, control }: { state: { globalStep: number }; control: { shouldTrainingStop: boolean } }) => {
-      if (state.globalStep === 4) control.shouldTrainingStop = true;
-    } };
-    const partial = await train({ model: first, trainDataset: rows, args: { ...args, outputDir }, callbacks: [stopAtFour] });
-    expect(partial.globalStep).toBe(4);
-    expect((await readdir(outputDir)).filter((n) => n.startsWith('checkpoint-')).sort()).toEqual(['checkpoint-2', 'checkpoint-4']);
+  it.each([
+    { where: 'inside an epoch', stopAt: 4, saveSteps: 2, checkpoints: ['checkpoint-2', 'checkpoint-4'] },
+    { where: 'at an epoch boundary', stopAt: 3, saveSteps: 3, checkpoints: ['checkpoint-3'] },
+  ])('ends at the weights of an uninterrupted run when stopped $where', async ({ stopAt, saveSteps, checkpoints }) => {
+    const outputDir = path.join(work, `interrupted-${stopAt}`);
+    const stop = {
+      onStepEnd: ({ state, control }: { state: { globalStep: number }; control: { shouldTrainingStop: boolean } }) => {
+        if (state.globalStep === stopAt) control.shouldTrainingStop = true;
+      },
+    };
+    const partial = await train({ model: await tiny(), trainDataset: rows, args: { ...args, saveSteps, outputDir }, callbacks: [stop] });
+    expect(partial.globalStep).toBe(stopAt);
+    expect((await readdir(outputDir)).filter((n) => n.startsWith('checkpoint-')).sort()).toEqual(checkpoints);
 
     const resumed = await tiny();
     const losses: number[] = [];
     const result = await train({
       model: resumed,
       trainDataset: rows,
-      args: { ...args, outputDir },
+      args: { ...args, saveSteps, outputDir },
       resumeFromCheckpoint: true,
       callbacks: [{ onStepEnd: (e) => void losses.push(e.step.loss) }],
     });
     expect(result.globalStep).toBe(6);
-    expect(losses).toHaveLength(2);
-    expect((await weights(resumed)).equals(await weights(straight))).toBe(true);
+    expect(losses).toHaveLength(6 - stopAt);
+    expect((await weights(resumed)).equals(straightWeights)).toBe(true);
   });
 });
 
