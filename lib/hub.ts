@@ -10,7 +10,7 @@
  *   .no_exist/{commit}/{file}            empty marker: the file does not exist at that commit
  * ```
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants as fsConstants, createReadStream, type Stats } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -23,6 +23,7 @@ import {
   ModelFormatError,
   ModelNotFoundError,
 } from './errors.js';
+import { temporaryPath, writeFileAtomic } from './atomic-file.js';
 import { createProgress } from './progress.js';
 
 /** Options shared by {@link resolveModelDirectory} and {@link downloadModel}. */
@@ -363,7 +364,7 @@ async function recordAbsent(hub: Hub, commit: string, file: string): Promise<voi
  */
 async function linkPointer(blob: string, pointer: string): Promise<void> {
   await mkdir(dirname(pointer), { recursive: true });
-  const temp = temporaryName(pointer);
+  const temp = temporaryPath(pointer);
   try {
     try {
       await symlink(relative(dirname(pointer), blob), temp, 'file');
@@ -762,22 +763,6 @@ async function readIfExists(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8');
   } catch (error) {
     if (isMissing(error) || errorCode(error) === 'EISDIR') return undefined;
-    throw error;
-  }
-}
-
-function temporaryName(path: string): string {
-  return `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-}
-
-async function writeFileAtomic(path: string, contents: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = temporaryName(path);
-  try {
-    await writeFile(temp, contents);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
     throw error;
   }
 }

@@ -4,11 +4,11 @@
  * `SentenceEvaluator.__call__`, metric-name prefixing, and its results CSV.
  */
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { Activation } from '../activation.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { CrossEncoderError, FileSystemError, InvalidArgumentError } from '../errors.js';
 
 
@@ -135,20 +135,16 @@ export async function appendResultsCsv(
   values: readonly number[],
 ): Promise<void> {
   const path = join(directory, fileName);
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const row = [formatCounter(epoch), formatCounter(steps), ...values.map(formatPythonFloat)];
+  let existing: string | undefined;
   try {
-    await mkdir(directory, { recursive: true });
-    const existing = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    });
-    await writeFile(tmp, (existing ?? csvLine(headers)) + csvLine(row));
-    await rename(tmp, path);
+    existing = await readFile(path, 'utf8');
   } catch (error) {
-    await rm(tmp, { force: true });
-    throw new FileSystemError(`cannot write evaluation results to ${path}: ${(error as Error).message}`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new FileSystemError(`cannot read evaluation results ${path}: ${(error as Error).message}`, { cause: error });
+    }
   }
+  await writeFileAtomic(path, (existing ?? csvLine(headers)) + csvLine(row));
 }
 
 function csvLine(fields: readonly string[]): string {
