@@ -6,6 +6,7 @@
 #include "batch.h"
 #include "errors.h"
 #include "model_handle.h"
+#include "napi_args.h"
 #include "safetensors.h"
 #include "state_dict.h"
 #include "weights_file.h"
@@ -15,47 +16,27 @@ namespace {
 
 Napi::FunctionReference* constructor = nullptr;
 
-int64_t get_int(const Napi::Object& object, const char* key, int64_t fallback) {
-  const auto value = object.Get(key);
-  if (value.IsUndefined() || value.IsNull()) return fallback;
-  if (!value.IsNumber()) throw ArgumentError(std::string("config.") + key + " must be a number");
-  const double number = value.As<Napi::Number>().DoubleValue();
-  if (number != static_cast<double>(static_cast<int64_t>(number))) {
-    throw ArgumentError(std::string("config.") + key + " must be an integer");
-  }
-  return static_cast<int64_t>(number);
-}
-
-double get_double(const Napi::Object& object, const char* key, double fallback) {
-  const auto value = object.Get(key);
-  if (value.IsUndefined() || value.IsNull()) return fallback;
-  if (!value.IsNumber()) throw ArgumentError(std::string("config.") + key + " must be a number");
-  return value.As<Napi::Number>().DoubleValue();
-}
-
 // Reads the Hugging Face config.json field names, already defaulted by lib/config.ts.
 BertConfig config_from_js(const Napi::Value& value) {
   if (!value.IsObject()) throw ArgumentError("Model(config): config must be an object");
   const auto object = value.As<Napi::Object>();
   BertConfig c;
-  c.vocab_size = get_int(object, "vocab_size", c.vocab_size);
-  c.hidden_size = get_int(object, "hidden_size", c.hidden_size);
-  c.num_hidden_layers = get_int(object, "num_hidden_layers", c.num_hidden_layers);
-  c.num_attention_heads = get_int(object, "num_attention_heads", c.num_attention_heads);
-  c.intermediate_size = get_int(object, "intermediate_size", c.intermediate_size);
-  c.max_position_embeddings = get_int(object, "max_position_embeddings", c.max_position_embeddings);
-  c.type_vocab_size = get_int(object, "type_vocab_size", c.type_vocab_size);
-  c.num_labels = get_int(object, "num_labels", c.num_labels);
-  c.hidden_dropout_prob = get_double(object, "hidden_dropout_prob", c.hidden_dropout_prob);
-  c.attention_probs_dropout_prob = get_double(object, "attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-  c.classifier_dropout = get_double(object, "classifier_dropout", c.hidden_dropout_prob);
-  c.layer_norm_eps = get_double(object, "layer_norm_eps", c.layer_norm_eps);
-  c.initializer_range = get_double(object, "initializer_range", c.initializer_range);
-  const auto act = object.Get("hidden_act");
-  if (!act.IsUndefined()) {
-    if (!act.IsString()) throw ArgumentError("config.hidden_act must be a string");
-    c.hidden_act = act.As<Napi::String>().Utf8Value();
-  }
+  const auto get_int = [&](const char* key, int64_t fallback) { return optional_integer(object, key, fallback, "config"); };
+  const auto get_double = [&](const char* key, double fallback) { return optional_number(object, key, fallback, "config"); };
+  c.vocab_size = get_int("vocab_size", c.vocab_size);
+  c.hidden_size = get_int("hidden_size", c.hidden_size);
+  c.num_hidden_layers = get_int("num_hidden_layers", c.num_hidden_layers);
+  c.num_attention_heads = get_int("num_attention_heads", c.num_attention_heads);
+  c.intermediate_size = get_int("intermediate_size", c.intermediate_size);
+  c.max_position_embeddings = get_int("max_position_embeddings", c.max_position_embeddings);
+  c.type_vocab_size = get_int("type_vocab_size", c.type_vocab_size);
+  c.num_labels = get_int("num_labels", c.num_labels);
+  c.hidden_dropout_prob = get_double("hidden_dropout_prob", c.hidden_dropout_prob);
+  c.attention_probs_dropout_prob = get_double("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+  c.classifier_dropout = get_double("classifier_dropout", c.hidden_dropout_prob);
+  c.layer_norm_eps = get_double("layer_norm_eps", c.layer_norm_eps);
+  c.initializer_range = get_double("initializer_range", c.initializer_range);
+  c.hidden_act = optional_string(object, "hidden_act", c.hidden_act, "config");
   c.validate();
   return c;
 }

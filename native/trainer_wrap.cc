@@ -5,42 +5,31 @@
 #include "async_task.h"
 #include "errors.h"
 #include "model_wrap.h"
+#include "napi_args.h"
 #include "trainer.h"
 
 namespace tce {
 namespace {
 
-double number(const Napi::Object& o, const char* key, double fallback) {
-  const auto value = o.Get(key);
-  if (value.IsUndefined() || value.IsNull()) return fallback;
-  if (!value.IsNumber()) throw ArgumentError(std::string("trainer option ") + key + " must be a number");
-  return value.As<Napi::Number>().DoubleValue();
-}
-
-std::string text(const Napi::Object& o, const char* key, const std::string& fallback) {
-  const auto value = o.Get(key);
-  if (value.IsUndefined() || value.IsNull()) return fallback;
-  if (!value.IsString()) throw ArgumentError(std::string("trainer option ") + key + " must be a string");
-  return value.As<Napi::String>().Utf8Value();
-}
-
 TrainerOptions options_from_js(const Napi::Value& value) {
   if (!value.IsObject()) throw ArgumentError("Trainer(model, options): options must be an object");
   const auto o = value.As<Napi::Object>();
   TrainerOptions options;
-  options.loss.name = text(o, "loss", options.loss.name);
-  const double pos_weight = number(o, "posWeight", std::nan(""));
+  const auto number = [&](const char* key, double fallback) { return optional_number(o, key, fallback, "trainer"); };
+  const auto integer = [&](const char* key, int64_t fallback) { return optional_integer(o, key, fallback, "trainer"); };
+  options.loss.name = optional_string(o, "loss", options.loss.name, "trainer");
+  const double pos_weight = number("posWeight", std::nan(""));
   if (!std::isnan(pos_weight)) options.loss.pos_weight = pos_weight;
-  options.learning_rate = number(o, "learningRate", options.learning_rate);
-  options.weight_decay = number(o, "weightDecay", options.weight_decay);
-  options.adam_beta1 = number(o, "adamBeta1", options.adam_beta1);
-  options.adam_beta2 = number(o, "adamBeta2", options.adam_beta2);
-  options.adam_epsilon = number(o, "adamEpsilon", options.adam_epsilon);
-  options.max_grad_norm = number(o, "maxGradNorm", options.max_grad_norm);
-  options.schedule.type = text(o, "lrSchedulerType", options.schedule.type);
-  options.schedule.warmup_steps = static_cast<int64_t>(number(o, "warmupSteps", 0));
-  options.schedule.total_steps = static_cast<int64_t>(number(o, "totalSteps", 1));
-  options.seed = static_cast<int64_t>(number(o, "seed", static_cast<double>(options.seed)));
+  options.learning_rate = number("learningRate", options.learning_rate);
+  options.weight_decay = number("weightDecay", options.weight_decay);
+  options.adam_beta1 = number("adamBeta1", options.adam_beta1);
+  options.adam_beta2 = number("adamBeta2", options.adam_beta2);
+  options.adam_epsilon = number("adamEpsilon", options.adam_epsilon);
+  options.max_grad_norm = number("maxGradNorm", options.max_grad_norm);
+  options.schedule.type = optional_string(o, "lrSchedulerType", options.schedule.type, "trainer");
+  options.schedule.warmup_steps = integer("warmupSteps", 0);
+  options.schedule.total_steps = integer("totalSteps", 1);
+  options.seed = integer("seed", options.seed);
   return options;
 }
 

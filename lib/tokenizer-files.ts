@@ -1,0 +1,272 @@
+/**
+ * The tokenizer files of a Hugging Face model directory — tokenizer.json, tokenizer_config.json,
+ * special_tokens_map.json, vocab.txt — read and written as `BertTokenizerFast` does. A directory
+ * with only vocab.txt gets the tokenizer.json `BertTokenizerFast` would convert it into.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
+import { FileSystemError, ModelFormatError } from './errors.js';
+
+/** The parts of tokenizer.json read here; everything else is passed through untouched. */
+interface TokenizerJson {
+  added_tokens?: Array<{ id: number; content: string; [key: string]: unknown }>;
+  normalizer?: { type?: string; [key: string]: unknown } | null;
+  pre_tokenizer?: { type?: string; [key: string]: unknown } | null;
+  post_processor?: { type?: string; [key: string]: unknown } | null;
+  decoder?: unknown;
+  model: { type?: string; vocab?: unknown; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+type JsonObject = Record<string, unknown>;
+
+/** What `fromDirectory` read; `file` is the file the tokenizer came from, for error messages. */
+interface LoadedFiles {
+  json: TokenizerJson;
+  file: string;
+  config: JsonObject;
+  specialTokens: SpecialTokens;
+  modelMaxLength: number | undefined;
+}
+
+/** A piece of the pair template: special token ids, or sequence A (query) / B (document). */
+type TemplatePiece = { ids: number[]; typeId: number } | { sequence: 'A' | 'B'; typeId: number };
+
+const TOKENIZER_FILE = 'tokenizer.json';
+const CONFIG_FILE = 'tokenizer_config.json';
+const SPECIAL_TOKENS_FILE = 'special_tokens_map.json';
+const VOCAB_FILE = 'vocab.txt';
+/** Hugging Face writes `int(1e30)` as `model_max_length` when it is unknown. */
+const VERY_LARGE_MAX_LENGTH = 1e12;
+
+/** `BertTokenizerFast`'s special tokens and their defaults. */
+const SPECIAL_TOKEN_DEFAULTS = {
+  unk_token: '[UNK]',
+  sep_token: '[SEP]',
+  pad_token: '[PAD]',
+  cls_token: '[CLS]',
+  mask_token: '[MASK]',
+} as const;
+type SpecialTokenKey = keyof typeof SPECIAL_TOKEN_DEFAULTS;
+type SpecialTokens = Record<SpecialTokenKey, string>;
+
+async function readOptional(dir: string, file: string): Promise<string | undefined> {
+  const fullPath = path.join(dir, file);
+  try {
+    return await readFile(fullPath, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new FileSystemError(`Cannot read ${fullPath}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function parseJsonObject(text: string, file: string): JsonObject {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ModelFormatError(`Malformed JSON in ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ModelFormatError(`${file} must hold a JSON object`);
+  }
+  return value as JsonObject;
+}
+
+function optionalBoolean(settings: JsonObject, key: string, fallback: boolean, file: string): boolean {
+  const value = settings[key] ?? fallback;
+  if (typeof value !== 'boolean') throw new ModelFormatError(`${file}: "${key}" must be a boolean, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** A token given as a string or as an AddedToken object `{ "content": … }`. */
+function tokenContent(value: unknown, key: string, file: string): string {
+  const content = typeof value === 'object' && value !== null ? (value as JsonObject).content : value;
+  if (typeof content !== 'string') throw new ModelFormatError(`${file}: "${key}" must be a token string, got ${JSON.stringify(value)}`);
+  return content;
+}
+
+/** Special token names; later sources override earlier ones, as special_tokens_map.json does in transformers. */
+function readSpecialTokens(sources: ReadonlyArray<[JsonObject, string]>): SpecialTokens {
+  const tokens: SpecialTokens = { ...SPECIAL_TOKEN_DEFAULTS };
+  for (const [settings, file] of sources) {
+    for (const key of Object.keys(SPECIAL_TOKEN_DEFAULTS) as SpecialTokenKey[]) {
+      if (settings[key] != null) tokens[key] = tokenContent(settings[key], key, file);
+    }
+  }
+  return tokens;
+}
+
+function readModelMaxLength(config: JsonObject, file: string): number | undefined {
+  const value = config.model_max_length;
+  if (value == null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new ModelFormatError(`${file}: "model_max_length" must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return value >= VERY_LARGE_MAX_LENGTH ? undefined : value;
+}
+
+/** vocab.txt as `BertTokenizer.load_vocab` reads it: one token per line, id = line index. */
+function parseVocab(text: string, file: string): Record<string, number> {
+  const lines = text.split(/\r\n?|\n/);
+  if (lines.at(-1) === '') lines.pop();
+  if (lines.length === 0) throw new ModelFormatError(`${file} is empty`);
+  // No prototype: a token may be "__proto__".
+  const vocab: Record<string, number> = Object.create(null);
+  lines.forEach((token, id) => (vocab[token] = id));
+  return vocab;
+}
+
+/** The tokenizer.json `BertTokenizerFast` converts a vocab.txt into (convert_slow_tokenizer.BertConverter). */
+function tokenizerJsonFromVocab(
+  vocab: Record<string, number>,
+  tokens: SpecialTokens,
+  normalizer: JsonObject,
+  config: JsonObject,
+  file: string,
+): TokenizerJson {
+  const idOf = (key: SpecialTokenKey): number => {
+    const id = vocab[tokens[key]];
+    if (id === undefined) throw new ModelFormatError(`${file} has no ${key} "${tokens[key]}"`);
+    return id;
+  };
+  const [cls, sep] = [tokens.cls_token, tokens.sep_token];
+  idOf('unk_token'); // WordPiece needs it for every unknown word
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: addedTokensFromConfig(config, vocab, tokens, file),
+    normalizer,
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [
+        { SpecialToken: { id: cls, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: sep, type_id: 0 } },
+      ],
+      pair: [
+        { SpecialToken: { id: cls, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: sep, type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: sep, type_id: 1 } },
+      ],
+      special_tokens: {
+        [cls]: { id: cls, ids: [idOf('cls_token')], tokens: [cls] },
+        [sep]: { id: sep, ids: [idOf('sep_token')], tokens: [sep] },
+      },
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: {
+      type: 'WordPiece',
+      unk_token: tokens.unk_token,
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab,
+    },
+  };
+}
+
+/**
+ * Added tokens of a vocab.txt tokenizer: `added_tokens_decoder` of tokenizer_config.json when
+ * present (transformers ≥ 4.34 writes it), else the special tokens found in the vocabulary.
+ */
+function addedTokensFromConfig(
+  config: JsonObject,
+  vocab: Record<string, number>,
+  tokens: SpecialTokens,
+  file: string,
+): NonNullable<TokenizerJson['added_tokens']> {
+  const decoder = config.added_tokens_decoder;
+  if (decoder != null) {
+    if (typeof decoder !== 'object' || Array.isArray(decoder)) throw new ModelFormatError(`${file}: "added_tokens_decoder" must be an object`);
+    return Object.entries(decoder as JsonObject).map(([id, token]) => {
+      const content = tokenContent(token, `added_tokens_decoder.${id}`, file);
+      if (!/^\d+$/.test(id)) throw new ModelFormatError(`${file}: "added_tokens_decoder" has a non-integer id "${id}"`);
+      const { lstrip = false, rstrip = false, single_word = false, normalized = false, special = true } = token as JsonObject;
+      return { id: Number(id), content, single_word, lstrip, rstrip, normalized, special };
+    });
+  }
+  const ids = new Map<number, string>();
+  for (const content of Object.values(tokens)) if (vocab[content] !== undefined) ids.set(vocab[content], content);
+  return [...ids]
+    .sort(([a], [b]) => a - b)
+    .map(([id, content]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+}
+
+/**
+ * `BertTokenizerFast.__init__` rebuilds a BertNormalizer whose lowercase / strip_accents /
+ * handle_chinese_chars differ from tokenizer_config.json's do_lower_case / strip_accents /
+ * tokenize_chinese_chars, the config winning (defaults: true, null, true).
+ */
+function bertNormalizerSettings(config: JsonObject, file: string): JsonObject {
+  const stripAccents = config.strip_accents ?? null;
+  if (stripAccents !== null && typeof stripAccents !== 'boolean') {
+    throw new ModelFormatError(`${file}: "strip_accents" must be a boolean or null, got ${JSON.stringify(stripAccents)}`);
+  }
+  return {
+    lowercase: optionalBoolean(config, 'do_lower_case', true, file),
+    strip_accents: stripAccents,
+    handle_chinese_chars: optionalBoolean(config, 'tokenize_chinese_chars', true, file),
+  };
+}
+
+function applyNormalizerOverrides(normalizer: TokenizerJson['normalizer'], settings: JsonObject): TokenizerJson['normalizer'] {
+  if (normalizer?.type !== 'BertNormalizer') return normalizer;
+  const differs = Object.entries(settings).some(([key, value]) => key in normalizer && normalizer[key] !== value);
+  return differs ? { ...normalizer, ...settings } : normalizer;
+}
+
+/** The pair template of a TemplateProcessing or BertProcessing post-processor. */
+function pairTemplate(postProcessor: TokenizerJson['post_processor'], file: string): TemplatePiece[] {
+  const bad = (what: string) => new ModelFormatError(`${file}: post_processor ${what}`);
+  if (postProcessor?.type === 'BertProcessing') {
+    const special = (key: 'cls' | 'sep'): number => {
+      const id = (postProcessor[key] as unknown[] | undefined)?.[1];
+      if (!Number.isInteger(id) || (id as number) < 0) throw bad(`"${key}" must be [token, id]`);
+      return id as number;
+    };
+    const [cls, sep] = [special('cls'), special('sep')];
+    return [
+      { ids: [cls], typeId: 0 },
+      { sequence: 'A', typeId: 0 },
+      { ids: [sep], typeId: 0 },
+      { sequence: 'B', typeId: 1 },
+      { ids: [sep], typeId: 1 },
+    ];
+  }
+  if (postProcessor?.type !== 'TemplateProcessing') {
+    throw bad(`must be TemplateProcessing or BertProcessing to add [CLS]/[SEP], got ${JSON.stringify(postProcessor?.type ?? null)}`);
+  }
+  const specials = (postProcessor.special_tokens ?? {}) as Record<string, { ids?: unknown }>;
+  if (!Array.isArray(postProcessor.pair)) throw bad('has no "pair" template');
+  const pieces = (postProcessor.pair as JsonObject[]).map((item): TemplatePiece => {
+    const special = item?.SpecialToken as { id?: string; type_id?: number } | undefined;
+    const sequence = item?.Sequence as { id?: string; type_id?: number } | undefined;
+    const typeId = (special ?? sequence)?.type_id ?? 0;
+    if (!Number.isInteger(typeId)) throw bad(`has a non-integer type_id in ${JSON.stringify(item)}`);
+    if (sequence && (sequence.id === 'A' || sequence.id === 'B')) return { sequence: sequence.id, typeId };
+    const ids = special?.id === undefined ? undefined : specials[special.id]?.ids;
+    if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id) && id >= 0)) {
+      throw bad(`template item ${JSON.stringify(item)} has no special token ids`);
+    }
+    return { ids: ids as number[], typeId };
+  });
+  const sequences = pieces.flatMap((piece) => ('sequence' in piece ? [piece.sequence] : []));
+  if (sequences.join() !== 'A,B') throw bad('"pair" template must hold $A then $B once each');
+  return pieces;
+}
+
+/**
+ * Whether tokenizer.json's model is WordPiece: by its type, or, in files written before models
+ * had one, by its fields (as the library and the Rust crate tell them apart).
+ */
+function isWordPiece(model: TokenizerJson['model']): boolean {
+  if (model.type !== undefined) return model.type === 'WordPiece';
+  return 'continuing_subword_prefix' in model && 'unk_token' in model && !('merges' in model) && !Array.isArray(model.vocab);
+}

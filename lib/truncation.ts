@@ -1,0 +1,91 @@
+/**
+ * Pair truncation as the Rust `tokenizers` crate does it (`longest_first`), encoding a long text
+ * only as far as the truncation needs: in chunks cut where the cut cannot change its tokens.
+ */
+import { CJK_IDEOGRAPHS, classItems, RustBertNormalizer, RustBertPreTokenizer } from './bert-normalizer.js';
+
+/**
+ * Lengths kept of a pair of token sequences (`n1`, `n2`) within `budget` tokens, by the
+ * `longest_first` strategy of the Rust crate (tokenizers/src/utils/truncation.rs):
+ * - if both fit, nothing is cut;
+ * - if the shorter one fits in half the budget or less, it is kept whole and the longer one gets
+ *   the rest;
+ * - otherwise each gets `floor(budget / 2)`, and the odd token goes to the longer one, the second
+ *   one on a tie. (The slow Python tokenizer trims one token at a time instead, which can hand
+ *   the odd token to the other side.)
+ * Neither result exceeds its input length.
+ */
+export function longestFirstLengths(n1: number, n2: number, budget: number): [number, number] {
+  if (n1 + n2 <= budget) return [n1, n2];
+  const swap = n1 > n2;
+  let short = swap ? n2 : n1;
+  let long = short > budget ? short : Math.max(short, budget - short);
+  if (short + long > budget) {
+    short = Math.floor(budget / 2);
+    long = short + (budget % 2);
+  }
+  const [keep1, keep2] = swap ? [long, short] : [short, long];
+  return [Math.min(n1, keep1), Math.min(n2, keep2)];
+}
+
+/** A chunk spans at least this many characters… */
+const MIN_CHUNK_CHARS = 1024;
+/** …or this many per token still wanted (English averages 4–5 characters per WordPiece token). */
+const CHUNK_CHARS_PER_TOKEN = 6;
+
+/**
+ * The token ids of one side of a pair, encoded only as far as needed: in chunks cut before a
+ * `boundary` character (see `chunkBoundary`), whose ids concatenate to the ids of the whole text.
+ */
+class LazyIds {
+  readonly ids: number[] = [];
+  private position = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly encode: (text: string) => number[],
+    /** A global regex, or null to encode the text in one piece. */
+    private readonly boundary: RegExp | null,
+  ) {}
+
+  /** True once the whole text is encoded, so that `ids.length` is its exact length. */
+  get complete(): boolean {
+    return this.position >= this.text.length;
+  }
+
+  /** Encodes until at least `count` ids are known or the text is exhausted. */
+  extend(count: number): this {
+    while (this.ids.length < count && !this.complete) {
+      const span = Math.max(MIN_CHUNK_CHARS, (count - this.ids.length) * CHUNK_CHARS_PER_TOKEN);
+      const end = this.chunkEnd(this.position + span);
+      // A loop, not push(...ids): a huge spread overflows the stack.
+      for (const id of this.encode(this.text.slice(this.position, end))) this.ids.push(id);
+      this.position = end;
+    }
+    return this;
+  }
+
+  /** The first boundary at or after `from`, else the text's end. */
+  private chunkEnd(from: number): number {
+    if (this.boundary === null || from >= this.text.length) return this.text.length;
+    this.boundary.lastIndex = from;
+    return this.boundary.exec(this.text)?.index ?? this.text.length;
+  }
+}
+
+/**
+ * Characters before which a text may be cut without changing its tokens, or null if there are
+ * none. With the Rust BERT normalizer (every step maps characters one by one; NFD reorders marks
+ * only between two starters) and pre-tokenizer, cutting before whitespace, or before a CJK
+ * ideograph that the normalizer surrounds with spaces, cuts between two words; no added token
+ * may contain such a character, since its match would straddle the cut.
+ */
+function chunkBoundary(tokenizer: HfTokenizer, addedTokens: readonly string[]): RegExp | null {
+  const { normalizer, pre_tokenizer: preTokenizer } = tokenizer;
+  if (!(preTokenizer instanceof RustBertPreTokenizer)) return null;
+  if (normalizer !== null && !(normalizer instanceof RustBertNormalizer)) return null;
+  const cjk = normalizer?.options.handleChineseChars ? classItems(CJK_IDEOGRAPHS) : '';
+  const source = `[ \\t\\n\\r${cjk}]`;
+  if (addedTokens.some((token) => new RegExp(source, 'v').test(token))) return null;
+  return new RegExp(source, 'gv');
+}
