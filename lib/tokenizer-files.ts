@@ -10,7 +10,7 @@ import { writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
 import { FileSystemError, ModelFormatError } from './errors.js';
 
 /** The parts of tokenizer.json read here; everything else is passed through untouched. */
-interface TokenizerJson {
+export interface TokenizerJson {
   added_tokens?: Array<{ id: number; content: string; [key: string]: unknown }>;
   normalizer?: { type?: string; [key: string]: unknown } | null;
   pre_tokenizer?: { type?: string; [key: string]: unknown } | null;
@@ -20,10 +20,11 @@ interface TokenizerJson {
   [key: string]: unknown;
 }
 
-type JsonObject = Record<string, unknown>;
+/** A parsed JSON object: tokenizer_config.json, special_tokens_map.json, a part of tokenizer.json. */
+export type JsonObject = Record<string, unknown>;
 
-/** What `fromDirectory` read; `file` is the file the tokenizer came from, for error messages. */
-interface LoadedFiles {
+/** What {@link readTokenizerFiles} read; `file` is the file the tokenizer came from, for error messages. */
+export interface LoadedFiles {
   json: TokenizerJson;
   file: string;
   config: JsonObject;
@@ -32,7 +33,7 @@ interface LoadedFiles {
 }
 
 /** A piece of the pair template: special token ids, or sequence A (query) / B (document). */
-type TemplatePiece = { ids: number[]; typeId: number } | { sequence: 'A' | 'B'; typeId: number };
+export type TemplatePiece = { ids: number[]; typeId: number } | { sequence: 'A' | 'B'; typeId: number };
 
 const TOKENIZER_FILE = 'tokenizer.json';
 const CONFIG_FILE = 'tokenizer_config.json';
@@ -40,6 +41,81 @@ const SPECIAL_TOKENS_FILE = 'special_tokens_map.json';
 const VOCAB_FILE = 'vocab.txt';
 /** Hugging Face writes `int(1e30)` as `model_max_length` when it is unknown. */
 const VERY_LARGE_MAX_LENGTH = 1e12;
+
+/**
+ * Reads `tokenizer.json` (+ `tokenizer_config.json`, `special_tokens_map.json`) from `dir`,
+ * or, without tokenizer.json, builds the tokenizer.json `BertTokenizerFast` converts `vocab.txt`
+ * into. tokenizer_config.json's normalizer settings override tokenizer.json's.
+ * @throws ModelFormatError when both files are missing or a file is malformed.
+ * @throws FileSystemError when a file exists but cannot be read.
+ */
+export async function readTokenizerFiles(dir: string): Promise<LoadedFiles> {
+  const [tokenizerText, configText, specialText, vocabText] = await Promise.all(
+    [TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_FILE, VOCAB_FILE].map((file) => readOptional(dir, file)),
+  );
+  const configFile = path.join(dir, CONFIG_FILE);
+  const specialFile = path.join(dir, SPECIAL_TOKENS_FILE);
+  const config = configText === undefined ? {} : parseJsonObject(configText, configFile);
+  const specialMap = specialText === undefined ? {} : parseJsonObject(specialText, specialFile);
+  const specialTokens = readSpecialTokens([[config, configFile], [specialMap, specialFile]]);
+  const normalizerSettings = bertNormalizerSettings(config, configFile);
+
+  let json: TokenizerJson;
+  let file: string;
+  if (tokenizerText !== undefined) {
+    file = path.join(dir, TOKENIZER_FILE);
+    json = parseJsonObject(tokenizerText, file) as TokenizerJson;
+    if (typeof json.model !== 'object' || json.model === null) throw new ModelFormatError(`${file} has no "model"`);
+    json = { ...json, normalizer: applyNormalizerOverrides(json.normalizer, normalizerSettings) };
+  } else if (vocabText !== undefined) {
+    file = path.join(dir, VOCAB_FILE);
+    const normalizer = { type: 'BertNormalizer', clean_text: true, ...normalizerSettings };
+    json = tokenizerJsonFromVocab(parseVocab(vocabText, file), specialTokens, normalizer, config, file);
+  } else {
+    throw new ModelFormatError(`No tokenizer in ${dir}: looked for ${TOKENIZER_FILE} and ${VOCAB_FILE}`);
+  }
+  return { json, file, config, specialTokens, modelMaxLength: readModelMaxLength(config, configFile) };
+}
+
+/**
+ * Writes tokenizer.json, tokenizer_config.json, special_tokens_map.json and (for a WordPiece
+ * vocabulary) vocab.txt into `dir`, as `save_pretrained` does; each file atomically.
+ */
+export async function writeTokenizerFiles(dir: string, files: Pick<LoadedFiles, 'json' | 'config' | 'specialTokens'>): Promise<void> {
+  const { json, specialTokens } = files;
+  const normalizer = json.normalizer;
+  const config: JsonObject = {
+    ...files.config,
+    ...(normalizer?.type === 'BertNormalizer'
+      ? {
+          do_lower_case: normalizer.lowercase ?? true,
+          strip_accents: normalizer.strip_accents ?? null,
+          tokenize_chinese_chars: normalizer.handle_chinese_chars ?? true,
+        }
+      : {}),
+    ...specialTokens,
+    tokenizer_class: files.config.tokenizer_class ?? 'BertTokenizer',
+  };
+  await writeJsonAtomic(path.join(dir, TOKENIZER_FILE), json);
+  await writeJsonAtomic(path.join(dir, CONFIG_FILE), config);
+  await writeJsonAtomic(path.join(dir, SPECIAL_TOKENS_FILE), specialTokens);
+  const vocab = vocabLines(json.model);
+  if (vocab !== undefined) await writeFileAtomic(path.join(dir, VOCAB_FILE), vocab);
+}
+
+/** The WordPiece vocabulary as vocab.txt lines, when its ids are exactly 0..n-1. */
+function vocabLines(model: TokenizerJson['model']): string | undefined {
+  const vocab = model.vocab;
+  if (!isWordPiece(model) || typeof vocab !== 'object' || vocab === null) return undefined;
+  const entries = Object.entries(vocab as Record<string, unknown>);
+  const tokens = new Array<string | undefined>(entries.length);
+  for (const [token, id] of entries) {
+    const valid = typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < entries.length;
+    if (!valid || tokens[id] !== undefined) return undefined;
+    tokens[id] = token;
+  }
+  return tokens.map((token) => `${token}\n`).join('');
+}
 
 /** `BertTokenizerFast`'s special tokens and their defaults. */
 const SPECIAL_TOKEN_DEFAULTS = {
@@ -50,7 +126,8 @@ const SPECIAL_TOKEN_DEFAULTS = {
   mask_token: '[MASK]',
 } as const;
 type SpecialTokenKey = keyof typeof SPECIAL_TOKEN_DEFAULTS;
-type SpecialTokens = Record<SpecialTokenKey, string>;
+/** Special token names by their tokenizer_config.json keys. */
+export type SpecialTokens = Record<SpecialTokenKey, string>;
 
 async function readOptional(dir: string, file: string): Promise<string | undefined> {
   const fullPath = path.join(dir, file);
@@ -223,7 +300,7 @@ function applyNormalizerOverrides(normalizer: TokenizerJson['normalizer'], setti
 }
 
 /** The pair template of a TemplateProcessing or BertProcessing post-processor. */
-function pairTemplate(postProcessor: TokenizerJson['post_processor'], file: string): TemplatePiece[] {
+export function pairTemplate(postProcessor: TokenizerJson['post_processor'], file: string): TemplatePiece[] {
   const bad = (what: string) => new ModelFormatError(`${file}: post_processor ${what}`);
   if (postProcessor?.type === 'BertProcessing') {
     const special = (key: 'cls' | 'sep'): number => {
@@ -266,7 +343,7 @@ function pairTemplate(postProcessor: TokenizerJson['post_processor'], file: stri
  * Whether tokenizer.json's model is WordPiece: by its type, or, in files written before models
  * had one, by its fields (as the library and the Rust crate tell them apart).
  */
-function isWordPiece(model: TokenizerJson['model']): boolean {
+export function isWordPiece(model: TokenizerJson['model']): boolean {
   if (model.type !== undefined) return model.type === 'WordPiece';
   return 'continuing_subword_prefix' in model && 'unk_token' in model && !('merges' in model) && !Array.isArray(model.vocab);
 }

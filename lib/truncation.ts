@@ -28,6 +28,50 @@ export function longestFirstLengths(n1: number, n2: number, budget: number): [nu
   return [Math.min(n1, keep1), Math.min(n2, keep2)];
 }
 
+/**
+ * The ids of a (query, document) pair without special tokens, truncated to `budget` tokens as
+ * {@link longestFirstLengths} does; each text is encoded, by `encode`, only as far as the
+ * truncation needs, in chunks cut before `boundary` characters (see {@link chunkBoundary}).
+ */
+export function encodeTruncatedPair(
+  query: string,
+  document: string,
+  budget: number,
+  encode: (text: string) => number[],
+  boundary: RegExp | null,
+): [number[], number[]] {
+  // One token past the budget tells "longer than the budget", which is all truncation needs…
+  const a = new LazyIds(query, encode, boundary).extend(budget + 1);
+  const b = new LazyIds(document, encode, boundary).extend(budget + 1);
+  // …except when both sides are cut in half and the odd token goes to the longer one.
+  if (budget % 2 === 1 && a.ids.length > budget && b.ids.length > budget) {
+    a.extend(Infinity);
+    b.extend(Infinity);
+  }
+  const [keepA, keepB] = longestFirstLengths(a.ids.length, b.ids.length, budget);
+  return [a.ids.slice(0, keepA), b.ids.slice(0, keepB)];
+}
+
+/**
+ * Characters before which a text may be cut without changing its tokens, or null if there are
+ * none. With the Rust BERT normalizer (every step maps characters one by one; NFD reorders marks
+ * only between two starters) and pre-tokenizer, cutting before whitespace, or before a CJK
+ * ideograph that the normalizer surrounds with spaces, cuts between two words; no added token
+ * may contain such a character, since its match would straddle the cut.
+ */
+export function chunkBoundary(
+  tokenizer: { readonly normalizer: object | null; readonly pre_tokenizer: object | null },
+  addedTokens: readonly string[],
+): RegExp | null {
+  const { normalizer, pre_tokenizer: preTokenizer } = tokenizer;
+  if (!(preTokenizer instanceof RustBertPreTokenizer)) return null;
+  if (normalizer !== null && !(normalizer instanceof RustBertNormalizer)) return null;
+  const cjk = normalizer?.options.handleChineseChars ? classItems(CJK_IDEOGRAPHS) : '';
+  const source = `[ \\t\\n\\r${cjk}]`;
+  if (addedTokens.some((token) => new RegExp(source, 'v').test(token))) return null;
+  return new RegExp(source, 'gv');
+}
+
 /** A chunk spans at least this many characters… */
 const MIN_CHUNK_CHARS = 1024;
 /** …or this many per token still wanted (English averages 4–5 characters per WordPiece token). */
@@ -71,21 +115,4 @@ class LazyIds {
     this.boundary.lastIndex = from;
     return this.boundary.exec(this.text)?.index ?? this.text.length;
   }
-}
-
-/**
- * Characters before which a text may be cut without changing its tokens, or null if there are
- * none. With the Rust BERT normalizer (every step maps characters one by one; NFD reorders marks
- * only between two starters) and pre-tokenizer, cutting before whitespace, or before a CJK
- * ideograph that the normalizer surrounds with spaces, cuts between two words; no added token
- * may contain such a character, since its match would straddle the cut.
- */
-function chunkBoundary(tokenizer: HfTokenizer, addedTokens: readonly string[]): RegExp | null {
-  const { normalizer, pre_tokenizer: preTokenizer } = tokenizer;
-  if (!(preTokenizer instanceof RustBertPreTokenizer)) return null;
-  if (normalizer !== null && !(normalizer instanceof RustBertNormalizer)) return null;
-  const cjk = normalizer?.options.handleChineseChars ? classItems(CJK_IDEOGRAPHS) : '';
-  const source = `[ \\t\\n\\r${cjk}]`;
-  if (addedTokens.some((token) => new RegExp(source, 'v').test(token))) return null;
-  return new RegExp(source, 'gv');
 }

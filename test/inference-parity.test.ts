@@ -120,7 +120,7 @@ describe.each(MODELS)('%s', (name) => {
     expect(Math.max(...values) - Math.min(...values)).toBeGreaterThan(0.1);
   });
 
-  it.each(CASES.map((c, row) => ({ ...c, row })))('tokenizes "$name" like the reference', ({ pair, row }) => {
+  it.each(CASES.map((c, row) => ({ ...c, row })))('tokenizes $name like the reference', ({ pair, row }) => {
     const encoding = model.tokenizer.encodePair(pair[0], pair[1], model.maxLength);
     const expected = unpadded(reference, row);
     expect({ inputIds: Array.from(encoding.inputIds), tokenTypeIds: Array.from(encoding.tokenTypeIds) }).toEqual({
@@ -138,7 +138,7 @@ describe.each(MODELS)('%s', (name) => {
     expect(Array.from(batch.attentionMask)).toEqual(reference.attention_mask.flat());
   });
 
-  it.each(CASES.map((c, row) => ({ ...c, row })))('scores "$name" within 1e-5 of the reference logits', ({ row }) => {
+  it.each(CASES.map((c, row) => ({ ...c, row })))('scores $name within 1e-5 of the reference logits', ({ row }) => {
     const n = model.numLabels;
     const diff = maxAbsDiff(logits.slice(row * n, (row + 1) * n), reference.logits[row]);
     expect(diff).toBeLessThanOrEqual(LOGIT_TOLERANCE);
@@ -200,7 +200,7 @@ describe('truncation to a shorter maxLength (tiny, maxLength 64: an odd budget o
     ]);
   });
 
-  it.each(CASES.map((c, row) => ({ ...c, row })))('tokenizes "$name" like the reference', ({ pair, row }) => {
+  it.each(CASES.map((c, row) => ({ ...c, row })))('tokenizes $name like the reference', ({ pair, row }) => {
     const encoding = model.tokenizer.encodePair(pair[0], pair[1], model.maxLength);
     const expected = unpadded(reference, row);
     expect(expected.length).toBeLessThanOrEqual(MAX_LENGTH);
