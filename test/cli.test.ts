@@ -320,9 +320,7 @@ describe('crossencoder eval', () => {
 });
 
 describe('crossencoder train', () => {
-  const haveTrainer = existsSync(path.join(ROOT, 'lib/trainer.ts'));
-
-  it.skipIf(!haveTrainer)(
+  it(
     'trains 2 steps on the tiny model and writes a loadable model to <output>/final',
     async () => {
       const rows = [
