@@ -99,6 +99,10 @@ export class CrossEncoderTrainer {
   private readonly control: TrainerControl = { shouldTrainingStop: false, shouldSave: false, shouldEvaluate: false, shouldLog: false };
   private encodings: PairEncoding[] = [];
   private progress: Progress | undefined;
+  /** The native optimiser state of the current run (created by train, or by a lone evaluate). */
+  private nativeTrainer: NativeTrainer | undefined;
+  /** The last evaluation set a new best: the checkpoint saved at this step becomes the best one. */
+  private pendingBest = false;
 
   constructor(options: CrossEncoderTrainerOptions) {
     if (!options || typeof options !== 'object') throw new InvalidArgumentError('CrossEncoderTrainer(options): options must be an object');
@@ -123,7 +127,7 @@ export class CrossEncoderTrainer {
     const args = this.args;
     await ensureWritableDir(args.outputDir);
     const schedule = this.schedule();
-    const trainer = this.createNativeTrainer(schedule);
+    const trainer = (this.nativeTrainer = this.createNativeTrainer(schedule));
     this.encodings = this.trainDataset.map((row) =>
       this.model.tokenizer.encodePair(row.query, row.document, this.model.maxLength),
     );
@@ -143,7 +147,7 @@ export class CrossEncoderTrainer {
     });
     this.progress.update(firstStep);
     await this.emit('onTrainBegin', {});
-    if (args.evalOnStart && firstStep === 0) await this.evaluate(trainer);
+    if (args.evalOnStart && firstStep === 0) await this.evaluate();
 
     let lossSinceLog = 0;
     let stepsSinceLog = 0;
@@ -224,10 +228,11 @@ export class CrossEncoderTrainer {
    * Runs the evaluation: `eval_loss` on the eval dataset and every evaluator's metrics (prefixed
    * `eval_`), logged into the history and passed to callbacks.
    */
-  async evaluate(trainer?: NativeTrainer): Promise<Record<string, number>> {
+  async evaluate(): Promise<Record<string, number>> {
     const metrics: Record<string, number> = {};
     if (this.evalDataset) {
-      metrics.eval_loss = await this.evalLoss(trainer ?? this.createNativeTrainer(this.schedule()), this.evalDataset);
+      this.nativeTrainer ??= this.createNativeTrainer(this.schedule());
+      metrics.eval_loss = await this.evalLoss(this.nativeTrainer, this.evalDataset);
     }
     const outputPath = path.join(this.args.outputDir, 'eval');
     for (const evaluator of this.evaluators) {
@@ -315,15 +320,13 @@ export class CrossEncoderTrainer {
   private async maybeEvaluateAndSave(trainer: NativeTrainer): Promise<void> {
     if (this.control.shouldEvaluate) {
       this.control.shouldEvaluate = false;
-      await this.evaluate(trainer);
+      await this.evaluate();
     }
     if (this.control.shouldSave) {
       this.control.shouldSave = false;
       await this.saveCheckpoint(trainer);
     }
   }
-
-  private pendingBest = false;
 
   private trackBest(metrics: Record<string, number>): void {
     if (!this.args.loadBestModelAtEnd) return;
@@ -336,7 +339,7 @@ export class CrossEncoderTrainer {
     }
     if (isBetter(value, this.state.bestMetric, this.args.greaterIsBetter)) {
       this.state.bestMetric = value;
-      this.pendingBest = true; // the checkpoint saved at this step becomes the best one
+      this.pendingBest = true;
     }
   }
 
