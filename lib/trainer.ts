@@ -173,7 +173,7 @@ export class CrossEncoderTrainer {
         stepsSinceLog += 1;
         totalLoss += result.loss;
         const step: StepOutput = { ...result, batchIndices: micro };
-        this.progress.update(this.state.globalStep, { loss: result.loss.toFixed(4), lr: result.learningRate.toExponential(2) });
+        this.progress.update(this.state.globalStep, { loss: result.loss.toFixed(4), lr: result.learningRate === 0 ? '0' : result.learningRate.toExponential(2) });
 
         this.setStepControl();
         await this.emit('onStepEnd', { step });
