@@ -1,6 +1,7 @@
-// Runs native work on a libuv worker thread and settles a Promise, so heavy computation never
-// blocks the event loop. JS values the work reads (typed arrays) are kept alive by references
-// until the Promise settles; they are released on the main thread.
+// Runs native work off the main thread and settles a Promise, so heavy computation never blocks
+// the event loop: a libuv worker hands the work to the compute thread (compute_thread.h) and
+// waits. JS values the work reads (typed arrays) are kept alive by references until the Promise
+// settles; they are released on the main thread.
 #pragma once
 
 #include <functional>
@@ -10,8 +11,8 @@
 #include <napi.h>
 
 #include "cancellation.h"
+#include "compute_thread.h"
 #include "napi_errors.h"
-#include "threads.h"
 
 namespace tce {
 
@@ -33,8 +34,7 @@ class AsyncTask : public Napi::AsyncWorker {
   void Execute() override {
     try {
       ActiveWork active;
-      apply_thread_settings();
-      result_ = compute_();
+      run_on_compute_thread([this] { result_ = compute_(); });
     } catch (...) {
       error_ = describe_current_exception();
       SetError(error_.message);
