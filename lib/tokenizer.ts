@@ -19,6 +19,7 @@ import {
   type LoadedFiles,
   type TemplatePiece,
 } from './tokenizer-files.js';
+import { SplitEncoder, type TokenizerParts } from './split-encoder.js';
 import { chunkBoundary, encodeTruncatedPair, longestFirstLengths } from './truncation.js';
 
 // `encodePair`'s truncation rule, re-exported for the callers of this module.
@@ -33,7 +34,6 @@ interface HfTokenizer {
   pre_tokenizer: object | null;
   post_processor: object | null;
   readonly model: { readonly vocab: readonly string[]; readonly unk_token?: string; readonly unk_token_id?: number } | null;
-  encode(text: string, options: { add_special_tokens: boolean }): { ids: number[] };
   token_to_id(token: string): number | undefined;
 }
 const { Tokenizer } = tokenizers as unknown as {
@@ -75,7 +75,7 @@ export class CrossEncoderTokenizer {
   private readonly template: TemplatePiece[];
   /** Where long texts may be cut to be encoded in chunks (see chunkBoundary). */
   private readonly boundary: RegExp | null;
-  private readonly encodeText: (text: string) => number[];
+  private readonly encoder: SplitEncoder;
 
   private constructor(tokenizer: HfTokenizer, loaded: LoadedFiles) {
     const { json, file } = loaded;
@@ -86,9 +86,9 @@ export class CrossEncoderTokenizer {
 
     if (json.normalizer?.type === 'BertNormalizer') tokenizer.normalizer = rustBertNormalizer(json.normalizer, file);
     if (json.pre_tokenizer?.type === 'BertPreTokenizer') tokenizer.pre_tokenizer = new RustBertPreTokenizer();
-    // Special tokens are added by `assemble`; without a post-processor, encode() returns the bare ids.
+    // Special tokens are added by `assemble`.
     tokenizer.post_processor = null;
-    this.encodeText = (text) => tokenizer.encode(text, { add_special_tokens: false }).ids;
+    this.encoder = new SplitEncoder(tokenizer as unknown as TokenizerParts);
 
     const model = tokenizer.model;
     if (isWordPiece(json.model) && model?.unk_token_id === undefined) {
@@ -134,8 +134,7 @@ export class CrossEncoderTokenizer {
     if (!Number.isInteger(maxLength) || maxLength < this.numSpecialTokens) {
       throw new InvalidArgumentError(`maxLength must be an integer ≥ ${this.numSpecialTokens} (the special tokens of a pair), got ${maxLength}`);
     }
-    const budget = maxLength - this.numSpecialTokens;
-    const [a, b] = encodeTruncatedPair(query, document, budget, this.encodeText, this.boundary);
+    const [a, b] = encodeTruncatedPair(query, document, maxLength, this.numSpecialTokens, this.encoder, this.boundary);
     return this.assemble(a, b);
   }
 

@@ -3,6 +3,7 @@
  * only as far as the truncation needs: in chunks cut where the cut cannot change its tokens.
  */
 import { CJK_IDEOGRAPHS, classItems, RustBertNormalizer, RustBertPreTokenizer } from './bert-normalizer.js';
+import type { SplitEncoder, SplitIds } from './split-encoder.js';
 
 /**
  * Lengths kept of a pair of token sequences (`n1`, `n2`) within `budget` tokens, by the
@@ -29,26 +30,27 @@ export function longestFirstLengths(n1: number, n2: number, budget: number): [nu
 }
 
 /**
- * The ids of a (query, document) pair without special tokens, truncated to `budget` tokens as
- * {@link longestFirstLengths} does; each text is encoded, by `encode`, only as far as the
- * truncation needs, in chunks cut before `boundary` characters (see {@link chunkBoundary}).
+ * The ids of a (query, document) pair without special tokens, truncated to `maxLength` minus the
+ * template's special tokens, as the Rust crate (≥ 0.23) does for `max_length = maxLength`:
+ * 1. each text is encoded only up to the end of the first word at which it reaches `maxLength`
+ *    ids (`tokenize_with_limit`; an added token does not end the encoding, the next word does);
+ * 2. those lengths, not the whole texts', go through {@link longestFirstLengths} with the budget
+ *    left after the special tokens. (So when both sides are long, which gets the odd token
+ *    depends on where their words end around `maxLength`, not on their whole lengths.)
+ * Each text is encoded, by `encoder`, in chunks cut before `boundary` characters (see
+ * {@link chunkBoundary}), and only as far as step 1 reads it.
  */
 export function encodeTruncatedPair(
   query: string,
   document: string,
-  budget: number,
-  encode: (text: string) => number[],
+  maxLength: number,
+  numSpecialTokens: number,
+  encoder: SplitEncoder,
   boundary: RegExp | null,
 ): [number[], number[]] {
-  // One token past the budget tells "longer than the budget", which is all truncation needs…
-  const a = new LazyIds(query, encode, boundary).extend(budget + 1);
-  const b = new LazyIds(document, encode, boundary).extend(budget + 1);
-  // …except when both sides are cut in half and the odd token goes to the longer one.
-  if (budget % 2 === 1 && a.ids.length > budget && b.ids.length > budget) {
-    a.extend(Infinity);
-    b.extend(Infinity);
-  }
-  const [keepA, keepB] = longestFirstLengths(a.ids.length, b.ids.length, budget);
+  const a = new LazySplits(query, encoder, boundary).encodeUpTo(maxLength);
+  const b = new LazySplits(document, encoder, boundary).encodeUpTo(maxLength);
+  const [keepA, keepB] = longestFirstLengths(a.length, b.length, maxLength - numSpecialTokens);
   return [a.ids.slice(0, keepA), b.ids.slice(0, keepB)];
 }
 
@@ -78,35 +80,36 @@ const MIN_CHUNK_CHARS = 1024;
 const CHUNK_CHARS_PER_TOKEN = 6;
 
 /**
- * The token ids of one side of a pair, encoded only as far as needed: in chunks cut before a
- * `boundary` character (see `chunkBoundary`), whose ids concatenate to the ids of the whole text.
+ * The splits of one side of a pair, encoded only as far as needed: in chunks cut before a
+ * `boundary` character (see `chunkBoundary`), whose splits concatenate to those of the whole text.
  */
-class LazyIds {
-  readonly ids: number[] = [];
+class LazySplits {
+  private readonly splits: SplitIds = { ids: [], wordEnds: [] };
   private position = 0;
 
   constructor(
     private readonly text: string,
-    private readonly encode: (text: string) => number[],
+    private readonly encoder: SplitEncoder,
     /** A global regex, or null to encode the text in one piece. */
     private readonly boundary: RegExp | null,
   ) {}
 
-  /** True once the whole text is encoded, so that `ids.length` is its exact length. */
-  get complete(): boolean {
-    return this.position >= this.text.length;
-  }
-
-  /** Encodes until at least `count` ids are known or the text is exhausted. */
-  extend(count: number): this {
-    while (this.ids.length < count && !this.complete) {
-      const span = Math.max(MIN_CHUNK_CHARS, (count - this.ids.length) * CHUNK_CHARS_PER_TOKEN);
+  /**
+   * Encodes until a word ends at or past `limit` ids, or the text is exhausted; returns the length
+   * the Rust crate's encoding with that limit has: up to that word's end, else the whole text's.
+   */
+  encodeUpTo(limit: number): { ids: readonly number[]; length: number } {
+    for (;;) {
+      const { wordEnds, ids } = this.splits;
+      // A chunk ends between words, so every word end it holds is final.
+      const crossing = wordEnds.find((end) => end >= limit);
+      if (crossing !== undefined) return { ids, length: crossing };
+      if (this.position >= this.text.length) return { ids, length: ids.length };
+      const span = Math.max(MIN_CHUNK_CHARS, (limit - ids.length) * CHUNK_CHARS_PER_TOKEN);
       const end = this.chunkEnd(this.position + span);
-      // A loop, not push(...ids): a huge spread overflows the stack.
-      for (const id of this.encode(this.text.slice(this.position, end))) this.ids.push(id);
+      this.encoder.encode(this.text.slice(this.position, end), this.splits);
       this.position = end;
     }
-    return this;
   }
 
   /** The first boundary at or after `from`, else the text's end. */

@@ -184,13 +184,25 @@ describe('longest_first truncation (tokenizers/src/utils/truncation.rs)', () => 
   });
 
   it('halves the budget when both sides are long, the odd token going to the longer side', () => {
-    expect(sideLengths(tokenizer.encodePair(words('a', 20), words('b', 30), 16))).toEqual([6, 7]);
-    expect(sideLengths(tokenizer.encodePair(words('a', 30), words('b', 20), 16))).toEqual([7, 6]);
-    expect(sideLengths(tokenizer.encodePair(words('a', 25), words('b', 25), 16))).toEqual([6, 7]); // tie: the document
-    expect(sideLengths(tokenizer.encodePair(words('a', 30), words('b', 20), 15))).toEqual([6, 6]); // even budget
-    // Sides far longer than one encoding chunk, differing by one token.
-    expect(sideLengths(tokenizer.encodePair(words('a', 5001), words('b', 5000), 512))).toEqual([255, 254]);
-    expect(sideLengths(tokenizer.encodePair(words('a', 5000), words('b', 5001), 512))).toEqual([254, 255]);
+    expect(sideLengths(tokenizer.encodePair(words('a', 10), words('b', 14), 16))).toEqual([6, 7]);
+    expect(sideLengths(tokenizer.encodePair(words('a', 14), words('b', 10), 16))).toEqual([7, 6]);
+    expect(sideLengths(tokenizer.encodePair(words('a', 12), words('b', 12), 16))).toEqual([6, 7]); // tie: the document
+    expect(sideLengths(tokenizer.encodePair(words('a', 14), words('b', 10), 15))).toEqual([6, 6]); // even budget
+  });
+
+  // The crate (≥ 0.23) encodes each text only up to the first word end at or past maxLength, and
+  // compares those lengths: the expectations below are what the npm `tokenizers` binding gives.
+  it('compares the lengths encoded up to maxLength, not the whole texts', () => {
+    // Both reach 16 at a word end: a tie however long they are, so the document gets the odd token.
+    expect(sideLengths(tokenizer.encodePair(words('a', 30), words('b', 20), 16))).toEqual([6, 7]);
+    expect(sideLengths(tokenizer.encodePair(words('a', 5001), words('b', 5000), 512))).toEqual([254, 255]);
+    // "unbelievably" is 5 tokens: the query's encoding ends at 20, past the document's 16.
+    expect(sideLengths(tokenizer.encodePair(`${words('a', 15)} unbelievably`, words('b', 30), 16))).toEqual([7, 6]);
+    expect(sideLengths(tokenizer.encodePair(words('b', 30), `${words('a', 15)} unbelievably`, 16))).toEqual([6, 7]);
+    // A special token reaching 16 does not end the encoding; the next word does.
+    expect(sideLengths(tokenizer.encodePair(`${words('a', 15)} [SEP] unbelievably`, words('b', 17), 16))).toEqual([7, 6]);
+    // Special tokens after the word that reached 16 are not counted.
+    expect(sideLengths(tokenizer.encodePair(`${words('a', 16)} [SEP] [SEP]`, words('b', 17), 16))).toEqual([6, 7]);
   });
 
   it('keeps a short query whole beside a long document', () => {

@@ -23,7 +23,9 @@ the Rust code:
 - accents are stripped before lowercasing (Python lowercases first), and lowercasing is per
   character (`char::to_lowercase`), so a word-final capital sigma becomes 'σ', never 'ς'.
 - the CJK Extension E/F range starts at U+2B920 (Python: U+2B820).
-- pair truncation `longest_first` is not one-token-at-a-time (see `truncate_pair_lengths`).
+- pair truncation `longest_first` is not one-token-at-a-time (see `truncate_pair_lengths`), and
+  since tokenizers 0.23 it compares the lengths of each text encoded only up to the end of the
+  first word reaching `max_length` (see `encode_limited`).
 Category lookups use Python's `unicodedata` (Unicode 14.0 under Python 3.11); a Rust build with
 older tables can differ only on characters assigned since.
 """
@@ -227,28 +229,47 @@ class BertTokenizer:
     def token_id(self, key: str) -> int:
         return self.vocab[self.special[key]]
 
-    def tokenize(self, text: str) -> List[str]:
-        tokens: List[str] = []
+    def splits(self, text: str) -> List[Tuple[List[str], bool]]:
+        """The splits of `text` as the Rust pipeline sees them: (tokens, is_word) for each special
+        token (not a word) and each word between them."""
+        splits: List[Tuple[List[str], bool]] = []
         # re.split with one capturing group alternates: text, special, text, special, ...
         for i, segment in enumerate(self._special_split.split(text)):
             if i % 2:
-                tokens.append(segment)
+                splits.append(([segment], False))
             else:
                 for word in pre_tokenize(self.normalizer.normalize(segment)):
-                    tokens.extend(self.wordpiece.tokenize(word))
-        return tokens
+                    splits.append((self.wordpiece.tokenize(word), True))
+        return splits
+
+    def tokenize(self, text: str) -> List[str]:
+        return [token for tokens, _ in self.splits(text) for token in tokens]
 
     def encode(self, text: str) -> List[int]:
         """Token ids of `text`, without special tokens."""
         return [self.vocab[t] for t in self.tokenize(text)]
 
+    def encode_limited(self, text: str, limit: int) -> List[int]:
+        """Token ids of `text` up to the end of the first word at which they reach `limit`
+        (`PreTokenizedString::tokenize_with_limit`, tokenizers >= 0.23: a special token does not
+        stop the encoding, the next word does), else all of them."""
+        ids: List[int] = []
+        for tokens, is_word in self.splits(text):
+            ids.extend(self.vocab[t] for t in tokens)
+            if is_word and len(ids) >= limit:
+                break
+        return ids
+
     def encode_pair(self, query: str, document: str,
                     max_length: Optional[int] = None) -> Tuple[List[int], List[int]]:
         """([CLS] q [SEP] d [SEP] ids, token_type_ids), truncated longest_first to max_length."""
-        q, d = self.encode(query), self.encode(document)
-        if max_length is not None:
+        if max_length is None:
+            q, d = self.encode(query), self.encode(document)
+        else:
             if max_length < 3:
                 raise TokenizerError(f"max_length {max_length} leaves no room for [CLS] and 2 [SEP]")
+            # The limit is the whole max_length; the budget of truncation is what the special tokens leave.
+            q, d = self.encode_limited(query, max_length), self.encode_limited(document, max_length)
             n1, n2 = truncate_pair_lengths(len(q), len(d), max_length - 3)
             q, d = q[:n1], d[:n2]
         cls_id, sep_id = self.token_id("cls_token"), self.token_id("sep_token")
