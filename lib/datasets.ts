@@ -376,7 +376,8 @@ export interface QueryGroup {
  * `CrossEncoderRerankingEvaluator`: a pair with `label > 0` is a positive, any other a
  * negative (so graded or soft labels count as relevant when above 0). Documents keep their order.
  * A query with no positive yields a sample with an empty `positive` list, which the evaluator
- * rejects; filter with `samples.filter((s) => s.positive.length > 0)` to drop such queries.
+ * scores 0 and counts in its means, as Sentence Transformers does; filter with
+ * `samples.filter((s) => s.positive.length > 0)` to drop such queries.
  */
 export function toRerankingSamples(dataset: PairDataset): QueryGroup[] {
   if (!Array.isArray(dataset) || dataset.length === 0) throw new InvalidArgumentError('toRerankingSamples needs a non-empty dataset');

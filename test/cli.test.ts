@@ -304,7 +304,7 @@ describe('crossencoder eval', () => {
     'reports base_* metrics for samples with documents, and names the line of a bad sample',
     async () => {
       const withDocuments = SAMPLES.map(({ query, positive, negative }) => ({ query, positive, documents: [...negative, ...[positive].flat()] }));
-      const bad = [SAMPLES[0], { query: 'q', positive: [], negative: ['x'] }];
+      const bad = [SAMPLES[0], { query: 'q', positive: ['x'], documents: [] }];
       const [good, invalid] = await Promise.all([
         run(['eval', '-m', TINY, '-d', '-'], { stdin: withDocuments.map((s) => JSON.stringify(s)).join('\n') }),
         run(['eval', '-m', TINY, '-d', '-'], { stdin: `\n${bad.map((s) => JSON.stringify(s)).join('\n\n')}` }),
@@ -313,7 +313,7 @@ describe('crossencoder eval', () => {
       expect(good.stdout.split('\n').slice(1, -1).map((line) => line.split(/\s+/)[0])).toEqual([
         'map', 'mrr@10', 'ndcg@10', 'base_map', 'base_mrr@10', 'base_ndcg@10',
       ]);
-      expectError(invalid, 1, /<stdin>:4: samples\[1\]\.positive must hold at least one document/);
+      expectError(invalid, 1, /<stdin>:4: samples\[1\]\.documents must not be empty/);
     },
     TIMEOUT,
   );

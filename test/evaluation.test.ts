@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
+import { CrossEncoder } from '../lib/cross-encoder.js';
 import { mulberry32, shuffledIndices } from '../lib/datasets.js';
 import { CrossEncoderError, InvalidArgumentError } from '../lib/errors.js';
 import { formatPythonFloat, type PairScorer, type PredictOptions } from '../lib/evaluation/evaluator.js';
@@ -22,6 +23,8 @@ import {
   rankDescending,
   type RerankingSample,
 } from '../lib/evaluation/index.js';
+import { testModel } from './helpers/models.js';
+import { runPythonJson } from './helpers/python.js';
 
 const LOG2_3 = Math.log2(3);
 
@@ -140,8 +143,7 @@ describe('metrics against scikit-learn', () => {
   type Case =
     | { kind: 'ranking'; relevance: number[]; scores: number[]; k: number }
     | { kind: 'threshold'; scores: number[]; labels: number[]; float32: boolean }
-    | { kind: 'labels'; y_true: number[]; y_pred: number[] }
-    | { kind: 'rerank'; samples: RerankingSample[]; scores: Record<string, number>; at_k: number; always_rerank_positives: boolean };
+    | { kind: 'labels'; y_true: number[]; y_pred: number[] };
 
   const random = mulberry32(20241127);
   const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
@@ -173,25 +175,6 @@ describe('metrics against scikit-learn', () => {
       y_true: Array.from({ length: n }, () => int(0, classes - 1)),
       y_pred: Array.from({ length: n }, () => int(0, classes - 1)),
     });
-  }
-
-  // Whole reranking evaluations: each query has 1-3 positives and 2-8 negatives; with documents,
-  // the first stage retrieves a random subset of the positives shuffled among the negatives.
-  for (let c = 0; c < 16; c++) {
-    const withDocuments = c % 2 === 0;
-    const tied = c % 4 < 2;
-    const scores: Record<string, number> = {};
-    const samples = Array.from({ length: int(3, 8) }, (_, q): RerankingSample => {
-      const query = `q${q}`;
-      const positive = Array.from({ length: int(1, 3) }, (_, i) => `${query}-p${i}`);
-      const negative = Array.from({ length: int(2, 8) }, (_, i) => `${query}-n${i}`);
-      for (const doc of [...positive, ...negative]) scores[`${query}|${doc}`] = Math.fround(scoresOf(1, tied)[0]);
-      const one = positive.length === 1 && random() < 0.5 ? positive[0] : positive;
-      if (!withDocuments) return { query, positive: one, negative };
-      const retrieved = [...positive.filter(() => random() < 0.6), ...negative];
-      return { query, positive: one, documents: shuffledIndices(retrieved.length, random).map((i) => retrieved[i]) };
-    });
-    cases.push({ kind: 'rerank', samples, scores, at_k: [1, 3, 5, 10][c % 4], always_rerank_positives: c % 3 !== 0 });
   }
 
   let reference: Array<Record<string, number>>;
@@ -234,16 +217,6 @@ describe('metrics against scikit-learn', () => {
     });
   });
 
-  it('CrossEncoderRerankingEvaluator matches Sentence Transformers on random samples', async () => {
-    for (const [i, c] of cases.entries()) {
-      if (c.kind !== 'rerank') continue;
-      const evaluator = new CrossEncoderRerankingEvaluator({ samples: c.samples, atK: c.at_k, alwaysRerankPositives: c.always_rerank_positives });
-      const results = await evaluator.evaluate(new FakeScorer(1, c.scores));
-      expect(Object.keys(results), `case ${i}`).toEqual(Object.keys(reference[i]));
-      for (const key of Object.keys(results)) close(results[key], reference[i][key], `case ${i} ${key}`);
-    }
-  });
-
   it('macro/micro/weighted F1 and binary precision/recall match', () => {
     cases.forEach((c, i) => {
       if (c.kind !== 'labels') return;
@@ -256,6 +229,154 @@ describe('metrics against scikit-learn', () => {
       close(binary.recall, ref.recall, `case ${i} recall`);
       close(binary.f1, ref.f1, `case ${i} f1`);
     });
+  });
+});
+
+describe('CrossEncoderRerankingEvaluator against Sentence Transformers', () => {
+  // Randomised sample sets as Sentence Transformers accepts them: each sample picks `negative` or
+  // `documents`; positives as a string or a list (sometimes none, sometimes repeated), first stages
+  // missing some positives, repeated documents, a positive among the negatives. About one set in
+  // seven also holds a sample Sentence Transformers fails on. Every ranking stays within 16
+  // documents, where NumPy's default argsort is stable, so the Python side is ST's exact code.
+  // Half the sets are scored by the generated tiny model, half by a table of five values (ties).
+  interface RerankCase {
+    kind: 'rerank';
+    samples: Array<Record<string, unknown>>;
+    at_k: number;
+    always_rerank_positives: boolean;
+    /** The pairs the TypeScript evaluator scored, in order, and their scores; null if it refused the samples. */
+    pairs: Array<[string, string]> | null;
+    scores: number[] | null;
+  }
+  interface Outcome {
+    metrics?: Record<string, number>;
+    error?: unknown;
+  }
+
+  const WORDS = ['reset', 'password', 'account', 'invoice', 'billing', 'export', 'audit', 'logs', 'office', 'holiday',
+    'release', 'dashboard', 'admin', 'email', 'settings', 'link', 'report', 'csv', 'team', 'user'];
+  const random = mulberry32(20260108);
+  const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+  const text = () => Array.from({ length: int(1, 4) }, () => WORDS[int(0, WORDS.length - 1)]).join(' ');
+
+  function validSample(): Record<string, unknown> {
+    const query = text();
+    const pool = Array.from({ length: 10 }, text);
+    const positive = pool.slice(0, random() < 0.1 ? 0 : int(1, 3));
+    if (positive.length > 0 && random() < 0.15) positive.push(positive[0]);
+    const negative = pool.slice(3, 3 + (random() < 0.05 ? 0 : int(1, 6)));
+    if (negative.length > 0 && random() < 0.2) negative.push(negative[int(0, negative.length - 1)]);
+    if (positive.length > 0 && random() < 0.1) negative.push(positive[0]);
+    const given = positive.length === 1 && random() < 0.5 ? positive[0] : positive;
+    if (random() < 0.5) return { query, positive: given, negative };
+    const retrieved = [...positive.filter(() => random() < 0.6), ...negative];
+    if (retrieved.length === 0) retrieved.push(pool[9]);
+    return { query, positive: given, documents: shuffledIndices(retrieved.length, random).map((i) => retrieved[i]) };
+  }
+
+  const REFUSED: Array<() => Record<string, unknown>> = [
+    () => ({ query: text(), positive: [text()], negative: [text()], documents: [text()] }),
+    () => ({ query: text(), positive: [text()] }),
+    () => ({ query: text(), positive: [text()], documents: [] }),
+    () => ({ positive: [text()], negative: [text()] }),
+    () => ({ query: text(), negative: [text()] }),
+    () => ({ query: text(), positive: text(), negative: [] }),
+    () => ((doc) => ({ query: text(), positive: [doc], documents: [doc] }))(text()),
+  ];
+
+  const cases: RerankCase[] = Array.from({ length: 60 }, () => {
+    const samples = Array.from({ length: int(2, 7) }, validSample);
+    if (random() < 0.15) samples[int(0, samples.length - 1)] = REFUSED[int(0, REFUSED.length - 1)]();
+    return { kind: 'rerank', samples, at_k: [1, 3, 5, 10][int(0, 3)], always_rerank_positives: random() < 0.6, pairs: null, scores: null };
+  });
+
+  /** Passes the pairs to `inner` and records them with the scores it returns. */
+  const recording = (inner: PairScorer, c: RerankCase): PairScorer => ({
+    numLabels: 1,
+    async predict(pairs, options) {
+      const scores = (await inner.predict(pairs, options)) as Float32Array;
+      c.pairs = [...(c.pairs ?? []), ...pairs.map(([q, d]) => [q, d] as [string, string])];
+      c.scores = [...(c.scores ?? []), ...scores];
+      return scores;
+    },
+  });
+  const tiedScores = (): PairScorer => {
+    const table = new Map<string, number>();
+    return {
+      numLabels: 1,
+      async predict(pairs) {
+        return Float32Array.from(pairs, ([q, d]) => {
+          const key = JSON.stringify([q, d]);
+          if (!table.has(key)) table.set(key, int(0, 4) / 4);
+          return table.get(key)!;
+        });
+      },
+    };
+  };
+
+  const outcomes: Outcome[] = [];
+  let reference: Array<Record<string, number | string>>;
+  beforeAll(async () => {
+    const tiny = await CrossEncoder.fromPretrained(testModel('tiny'));
+    for (const [i, c] of cases.entries()) {
+      try {
+        const evaluator = new CrossEncoderRerankingEvaluator({
+          samples: c.samples as unknown as RerankingSample[],
+          atK: c.at_k,
+          alwaysRerankPositives: c.always_rerank_positives,
+          batchSize: 16,
+        });
+        outcomes.push({ metrics: await evaluator.evaluate(recording(i % 2 === 0 ? tiny : tiedScores(), c)) });
+      } catch (error) {
+        outcomes.push({ error });
+      }
+    }
+    reference = (await runPythonJson<{ results: typeof reference }>('metrics_reference.py', [], { cases })).results;
+    expect(reference).toHaveLength(cases.length);
+  });
+
+  it('refuses exactly the sample sets Sentence Transformers fails on, naming the same sample', () => {
+    cases.forEach((c, i) => {
+      const { error } = outcomes[i];
+      const ref = reference[i];
+      if (ref.error === undefined) {
+        expect(error, `case ${i}`).toBeUndefined();
+        return;
+      }
+      expect(error, `case ${i}: Sentence Transformers raises ${ref.error}`).toBeInstanceOf(InvalidArgumentError);
+      expect((error as Error).message, `case ${i}: ${ref.error}`).toMatch(new RegExp(`^samples\\[${ref.index}\\]`));
+    });
+  });
+
+  it('gives every metric (MAP, MRR@k, NDCG@k, base_*) within 1e-12 of Sentence Transformers', () => {
+    // Both sides compute in float64 from the same float32 scores; only summation order differs.
+    cases.forEach((c, i) => {
+      const { metrics } = outcomes[i];
+      const ref = reference[i];
+      if (metrics === undefined) return;
+      expect(Object.keys(metrics), `case ${i} keys`).toEqual(Object.keys(ref));
+      for (const key of Object.keys(ref)) {
+        const expected = ref[key] as number;
+        expect(Math.abs(metrics[key] - expected), `case ${i} ${key}: ${metrics[key]} vs ${expected}`).toBeLessThanOrEqual(1e-12);
+      }
+    });
+  });
+
+  it('covers what it claims to: mixed forms, base metrics, refusals, both options', () => {
+    const evaluated = cases.filter((_, i) => outcomes[i].metrics !== undefined);
+    const uses = (c: RerankCase, key: string) => c.samples.some((s) => key in s);
+    const mixed = evaluated.filter((c) => uses(c, 'negative') && uses(c, 'documents'));
+    expect(mixed.length).toBeGreaterThanOrEqual(15);
+    // Mixed sets with and without base_* keys (those come from the last sample's form).
+    expect(mixed.some((c) => 'base_map' in outcomes[cases.indexOf(c)].metrics!)).toBe(true);
+    expect(mixed.some((c) => !('base_map' in outcomes[cases.indexOf(c)].metrics!))).toBe(true);
+    expect(evaluated.some((c) => c.samples.some((s) => Array.isArray(s.positive) && s.positive.length === 0))).toBe(true);
+    expect(evaluated.some((c) => c.samples.some((s) => typeof s.positive === 'string'))).toBe(true);
+    const missed = (s: Record<string, unknown>) =>
+      Array.isArray(s.documents) && ([] as string[]).concat(s.positive as string[]).some((p) => !(s.documents as string[]).includes(p));
+    expect(evaluated.some((c) => c.samples.some(missed))).toBe(true);
+    for (const option of [true, false]) expect(mixed.some((c) => c.always_rerank_positives === option)).toBe(true);
+    expect(outcomes.filter((o) => o.error !== undefined).length).toBeGreaterThanOrEqual(5);
   });
 });
 
@@ -384,22 +505,80 @@ describe('CrossEncoderRerankingEvaluator', () => {
     });
   });
 
-  it('rejects bad samples and options, naming the sample', () => {
+  describe('with both forms mixed', () => {
+    // q1 as in the first-stage tests (base: relevance [0, 1, 0, 0, 1]); q2 with negatives.
+    const q1 = { query: 'q1', positive: ['a', 'b'], documents: ['x', 'a', 'y', 'z'] };
+    const q2 = { query: 'q2', positive: 'c', negative: ['u', 'v'] };
+    const model = () =>
+      new FakeScorer(1, { 'q1|a': 0.2, 'q1|b': 0.9, 'q1|x': 0.5, 'q1|y': 0.1, 'q1|z': 0.05, 'q2|c': 0.3, 'q2|u': 0.6, 'q2|v': 0.1 });
+    const baseQ1Map = (1 / 2 + 2 / 5) / 2;
+
+    it('averages base metrics over the samples with documents only, the others over all', async () => {
+      const results = await new CrossEncoderRerankingEvaluator({ samples: [q2, q1] }).evaluate(model());
+      // q1 reranked: b, x, a, y, z; q2: u, c, v.
+      expect(results['map']).toBeCloseTo(((1 + 2 / 3) / 2 + 1 / 2) / 2, 12);
+      expect(results['mrr@10']).toBeCloseTo((1 + 1 / 2) / 2, 12);
+      expect(results['base_map']).toBeCloseTo(baseQ1Map, 12);
+      expect(results['base_mrr@10']).toBeCloseTo(1 / 2, 12);
+    });
+
+    it('reports base metrics only when the last sample has documents, as Sentence Transformers', async () => {
+      const results = await new CrossEncoderRerankingEvaluator({ samples: [q1, q2] }).evaluate(model());
+      expect(Object.keys(results)).toEqual(['map', 'mrr@10', 'ndcg@10']);
+    });
+
+    it('scores a sample without positives 0 and counts it in every mean', async () => {
+      const none = { query: 'q3', positive: [], documents: ['w', 'y'] };
+      const m = model();
+      const results = await new CrossEncoderRerankingEvaluator({ samples: [q2, q1, none] }).evaluate(m);
+      expect(results['map']).toBeCloseTo(((1 + 2 / 3) / 2 + 1 / 2) / 3, 12);
+      expect(results['base_map']).toBeCloseTo(baseQ1Map / 2, 12);
+      expect(m.scoredDocuments()).not.toContain('w');
+    });
+  });
+
+  it('refuses, as Sentence Transformers does, samples it cannot evaluate, naming the sample', () => {
+    const make = (samples: unknown, extra: Record<string, unknown> = {}) => () =>
+      new CrossEncoderRerankingEvaluator({ samples: samples as RerankingSample[], ...extra });
+    const ok = { query: 'q', positive: ['a'], negative: ['b'] };
+    const refused: Array<[unknown, RegExp]> = [
+      [{ positive: ['a'], negative: ['b'] }, /^samples\[1\] requires a "query" key$/],
+      [{ query: 'q', negative: ['b'] }, /^samples\[1\] requires a "positive" key$/],
+      [{ query: 'q', positive: ['a'], negative: ['b'], documents: ['a', 'b'] }, /^samples\[1\] requires exactly one of "negative" and "documents"$/],
+      [{ query: 'q', positive: ['a'] }, /^samples\[1\] requires exactly one of "negative" and "documents"$/],
+      [{ query: 'q', positive: ['a'], documents: [] }, /^samples\[1\]\.documents must not be empty$/],
+      [{ query: 'q', positive: 'a', negative: [] }, /^samples\[1\] has a single document to rerank \(a positive\): .*ndcg_score needs more than one document$/],
+      [{ query: 'q', positive: ['a'], documents: ['a'] }, /^samples\[1\] has a single document in its first-stage ranking \(a positive\)/],
+    ];
+    for (const [sample, message] of refused) {
+      expect(make([ok, sample]), message.source).toThrow(InvalidArgumentError);
+      expect(make([ok, sample]), message.source).toThrow(message);
+    }
+    // Which list is reranked depends on alwaysRerankPositives: ['a', 'b'] by default, ['a'] without.
+    const missedOne = { query: 'q', positive: ['a', 'b'], documents: ['a'] };
+    expect(make([missedOne])).not.toThrow();
+    expect(make([missedOne], { alwaysRerankPositives: false })).toThrow(/^samples\[0\] has a single document to rerank/);
+    // A lone non-positive document is never scored, so Sentence Transformers accepts it (score 0).
+    expect(make([{ query: 'q', positive: ['a'], documents: ['x'] }], { alwaysRerankPositives: false })).not.toThrow();
+    expect(make([{ query: 'q', positive: [], negative: [] }])).not.toThrow();
+  });
+
+  it('rejects samples of the wrong types and bad options', () => {
     const make = (samples: unknown, extra: Record<string, unknown> = {}) => () =>
       new CrossEncoderRerankingEvaluator({ samples: samples as RerankingSample[], ...extra });
     expect(make([])).toThrow(/samples must be a non-empty array/);
-    expect(make([{ query: 'q', positive: ['a'], negative: [] }, { query: 'q', positive: [], negative: ['b'] }])).toThrow(
-      /samples\[1\]\.positive must hold at least one document/,
-    );
-    expect(make([{ query: 'q', positive: ['a'], negative: ['b', 3] }])).toThrow(/samples\[0\]\.negative\[1\] must be a string/);
-    expect(make([{ query: 'q', positive: ['a'], documents: [null] }])).toThrow(/samples\[0\]\.documents\[0\] must be a string/);
-    expect(make([{ query: 'q', positive: ['a'], negative: [], documents: [] }])).toThrow(/samples\[0\] must have exactly one of/);
-    expect(make([{ query: 'q', positive: ['a'] }])).toThrow(/samples\[0\] must have exactly one of/);
-    expect(make([{ query: 1, positive: ['a'], negative: [] }])).toThrow(/samples\[0\]\.query must be a string/);
-    expect(make([{ query: 'q', positive: ['a'], negative: [] }, { query: 'q', positive: ['a'], documents: [] }])).toThrow(
-      /samples\[1\] uses "documents" but samples\[0\] uses "negative"/,
-    );
-    const ok = [{ query: 'q', positive: ['a'], negative: [] }];
+    expect(make({ q: { query: 'q', positive: ['a'], negative: ['b'] } })).toThrow(/samples must be a non-empty array/);
+    expect(make([null])).toThrow(/^samples\[0\] must be an object$/);
+    expect(make([['q', 'a', 'b']])).toThrow(/^samples\[0\] must be an object$/);
+    expect(make([{ query: 1, positive: ['a'], negative: ['b'] }])).toThrow(/^samples\[0\]\.query must be a string$/);
+    expect(make([{ query: 'q', positive: 7, negative: ['b'] }])).toThrow(/^samples\[0\]\.positive must be a string or an array of strings$/);
+    expect(make([{ query: 'q', positive: ['a', 2], negative: ['b'] }])).toThrow(/^samples\[0\]\.positive\[1\] must be a string, got number$/);
+    expect(make([{ query: 'q', positive: ['a'], negative: 'b' }])).toThrow(/^samples\[0\]\.negative must be an array of strings$/);
+    expect(make([{ query: 'q', positive: ['a'], negative: ['b', 3] }])).toThrow(/^samples\[0\]\.negative\[1\] must be a string, got number$/);
+    expect(make([{ query: 'q', positive: ['a'], documents: [null, 'b'] }])).toThrow(/^samples\[0\]\.documents\[0\] must be a string, got null$/);
+    expect(make([{ query: 'q', positive: ['a'], documents: 'ab' }])).toThrow(/^samples\[0\]\.documents must be an array of strings$/);
+    expect(make([{ query: 'q', positive: ['a'], negative: null }])).toThrow(/^samples\[0\]\.negative must be an array of strings$/);
+    const ok = [{ query: 'q', positive: ['a'], negative: ['b'] }];
     expect(make(ok, { atK: 0 })).toThrow(/atK must be a positive integer/);
     expect(make(ok, { atK: 2.5 })).toThrow(/atK must be a positive integer/);
     expect(make(ok, { batchSize: 0 })).toThrow(/batchSize must be a positive integer/);

@@ -20,10 +20,11 @@ import { averagePrecision, mean, mrrAtK, ndcgAtK } from './metrics.js';
 /** A query with its relevant documents and a list of irrelevant ones. */
 export interface RerankingSampleWithNegatives {
   query: string;
-  /** Relevant documents (a single string counts as a list of one). */
+  /** Relevant documents (a single string counts as a list of one; an empty list scores 0). */
   positive: string | readonly string[];
   /** Irrelevant documents. */
   negative: readonly string[];
+  documents?: undefined;
 }
 
 /**
@@ -33,25 +34,29 @@ export interface RerankingSampleWithNegatives {
  */
 export interface RerankingSampleWithDocuments {
   query: string;
-  /** Relevant documents (a single string counts as a list of one). */
+  /** Relevant documents (a single string counts as a list of one; an empty list scores 0). */
   positive: string | readonly string[];
-  /** Retrieved documents in first-stage order; those equal to a positive are relevant. */
+  /** Retrieved documents in first-stage order (at least one); those equal to a positive are relevant. */
   documents: readonly string[];
+  negative?: undefined;
 }
 
-/** One evaluation query: with `negative` or with `documents`, never both. */
+/**
+ * One evaluation query: with `negative` or with `documents`, never both. Each sample chooses for
+ * itself, so one evaluation may mix the two forms.
+ */
 export type RerankingSample = RerankingSampleWithNegatives | RerankingSampleWithDocuments;
 
 /** Options of {@link CrossEncoderRerankingEvaluator}. */
 export interface CrossEncoderRerankingEvaluatorOptions {
-  /** The queries; all use `negative`, or all use `documents`. */
+  /** The queries, each with `negative` or with `documents`. */
   samples: readonly RerankingSample[];
   /** Rank cut-off of MRR and NDCG (default 10). */
   atK?: number;
   /**
-   * With `documents`: rerank every positive, adding those the first stage missed (true, the default,
-   * so a perfect model scores 1), or rerank only `documents` as retrieved (false, the realistic
-   * figure). Without `documents` all positives are always reranked.
+   * For samples with `documents`: rerank every positive, adding those the first stage missed (true,
+   * the default, so a perfect model scores 1), or rerank only `documents` as retrieved (false, the
+   * realistic figure). Samples with `negative` always rerank all their positives.
    */
   alwaysRerankPositives?: boolean;
   /** Dataset name, prefixing metric keys and naming the CSV (default ''). */
@@ -84,14 +89,24 @@ const NO_HIT: QueryMetrics = { mrr: 0, ndcg: 0, ap: 0 };
 /**
  * Evaluates a CrossEncoder as a reranker. For each query it scores (query, document) for the
  * positives and negatives (or documents), ranks by score and computes average precision, MRR@k
- * and NDCG@k; the results are their means over the queries:
+ * and NDCG@k; the results are their means over all queries:
  * `{name}_map`, `{name}_mrr@{k}`, `{name}_ndcg@{k}`, plus `{name}_base_map`,
- * `{name}_base_mrr@{k}`, `{name}_base_ndcg@{k}` for samples with `documents` (without a name the
- * keys are unprefixed). The primary metric is `{name}_ndcg@{k}`.
+ * `{name}_base_mrr@{k}`, `{name}_base_ndcg@{k}`, the first-stage order's metrics averaged over the
+ * samples with `documents` only (without a name the keys are unprefixed). The primary metric is
+ * `{name}_ndcg@{k}`.
  *
- * Semantics follow Sentence Transformers exactly, including its quirks: the first-stage metrics
- * rank missing positives after all retrieved documents, while with `alwaysRerankPositives: false`
- * the reranked metrics ignore them; a query whose documents hold no positive scores 0.
+ * Semantics follow Sentence Transformers' `CrossEncoderRerankingEvaluator` exactly, including its
+ * quirks:
+ * - the first-stage metrics rank missing positives after all retrieved documents, while with
+ *   `alwaysRerankPositives: false` the reranked metrics ignore them;
+ * - a query with nothing relevant to rank (no positive, or none retrieved) scores 0 and counts in
+ *   the mean;
+ * - `base_*` keys are returned only when the last sample has `documents` (Sentence Transformers
+ *   tests the last sample's `documents` after its loop).
+ *
+ * Samples Sentence Transformers fails on are refused up front, naming the sample: no `query` or
+ * `positive`, both or neither of `negative` and `documents`, empty `documents`, and a ranking of a
+ * single document holding a positive (scikit-learn's `ndcg_score` refuses one document).
  *
  * @example
  * ```ts
@@ -115,7 +130,7 @@ export class CrossEncoderRerankingEvaluator implements CrossEncoderEvaluator {
   /** Column names of the results CSV. */
   readonly csvHeaders: readonly string[];
   readonly #samples: PreparedSample[];
-  readonly #withDocuments: boolean;
+  readonly #reportBase: boolean;
 
   /** Validates and prepares the samples; throws {@link InvalidArgumentError} naming the bad sample. */
   constructor(options: CrossEncoderRerankingEvaluatorOptions) {
@@ -140,9 +155,9 @@ export class CrossEncoderRerankingEvaluator implements CrossEncoderEvaluator {
     this.writeCsv = writeCsv;
     this.csvFile = `CrossEncoderRerankingEvaluator${name ? `_${name}` : ''}_results_@${atK}.csv`;
     this.csvHeaders = ['epoch', 'steps', 'MAP', `MRR@${atK}`, `NDCG@${atK}`];
-    const checked = samples.map(checkSample);
-    this.#withDocuments = 'documents' in checked[0];
-    this.#samples = checked.map((sample, index) => this.#prepare(sample, index));
+    this.#samples = samples.map((sample, index) => this.#prepare(checkSample(sample, index), index));
+    // Sentence Transformers decides after its loop, from the loop variable: the last sample's form.
+    this.#reportBase = this.#samples[this.#samples.length - 1].base !== undefined;
   }
 
   /** `{name}_ndcg@{atK}`. */
@@ -175,7 +190,7 @@ export class CrossEncoderRerankingEvaluator implements CrossEncoderEvaluator {
       return this.#metrics(sample.isRelevant, sampleScores);
     });
     const metrics = this.#summarise(reranked, '');
-    if (this.#withDocuments) Object.assign(metrics, this.#summarise(this.#samples.map((s) => s.base ?? NO_HIT), 'base_'));
+    if (this.#reportBase) Object.assign(metrics, this.#summarise(this.#samples.flatMap((s) => (s.base ? [s.base] : [])), 'base_'));
 
     if (outputPath !== undefined && this.writeCsv) {
       const { map, [`mrr@${this.atK}`]: mrr, [`ndcg@${this.atK}`]: ndcg } = metrics;
@@ -201,31 +216,30 @@ export class CrossEncoderRerankingEvaluator implements CrossEncoderEvaluator {
   }
 
   #prepare(sample: CheckedSample, index: number): PreparedSample {
-    if ('documents' in sample !== this.#withDocuments) {
-      const form = (withDocuments: boolean) => (withDocuments ? '"documents"' : '"negative"');
-      throw new InvalidArgumentError(
-        `samples[${index}] uses ${form(!this.#withDocuments)} but samples[0] uses ${form(this.#withDocuments)}; use one form for all samples`,
-      );
-    }
     const { query, positive } = sample;
-    if (!('documents' in sample)) {
-      return { query, documents: [...positive, ...sample.negative], isRelevant: relevanceOf(positive.length, sample.negative.length) };
-    }
+    const prepared = (documents: string[], isRelevant: number[], base?: QueryMetrics): PreparedSample => {
+      checkRankable(isRelevant, `samples[${index}] has a single document to rerank`);
+      return { query, documents, isRelevant, base };
+    };
+    if (!('documents' in sample)) return prepared([...positive, ...sample.negative], relevanceOf(positive.length, sample.negative.length));
+
     const isPositive = (doc: string) => positive.includes(doc);
     const { documents } = sample;
-    const base = this.#baseMetrics(documents.map((doc) => (isPositive(doc) ? 1 : 0)), positive.length);
+    const base = this.#baseMetrics(documents.map((doc) => (isPositive(doc) ? 1 : 0)), positive.length, index);
     if (this.alwaysRerankPositives) {
       const others = documents.filter((doc) => !isPositive(doc));
-      return { query, documents: [...positive, ...others], isRelevant: relevanceOf(positive.length, others.length), base };
+      return prepared([...positive, ...others], relevanceOf(positive.length, others.length), base);
     }
-    return { query, documents: [...documents], isRelevant: documents.map((doc) => (isPositive(doc) ? 1 : 0)), base };
+    return prepared([...documents], documents.map((doc) => (isPositive(doc) ? 1 : 0)), base);
   }
 
   /** Metrics of the first-stage order; positives it missed are ranked after everything retrieved. */
-  #baseMetrics(retrievedRelevance: number[], numPositives: number): QueryMetrics {
+  #baseMetrics(retrievedRelevance: number[], numPositives: number, index: number): QueryMetrics {
     const found = retrievedRelevance.reduce((sum, r) => sum + r, 0);
     if (found === 0) return NO_HIT;
+    // More retrieved copies than positives (duplicates) append nothing, as Python's `[1] * -n`.
     const relevance = [...retrievedRelevance, ...new Array<number>(Math.max(0, numPositives - found)).fill(1)];
+    checkRankable(relevance, `samples[${index}] has a single document in its first-stage ranking`);
     // Strictly decreasing scores n..1 reproduce the given order with no ties.
     return this.#metrics(relevance, relevance.map((_, i) => relevance.length - i));
   }
@@ -239,30 +253,44 @@ function relevanceOf(positives: number, negatives: number): number[] {
   return [...new Array<number>(positives).fill(1), ...new Array<number>(negatives).fill(0)];
 }
 
+/**
+ * Sentence Transformers scores every ranking holding a positive with scikit-learn's `ndcg_score`,
+ * which raises on a single document; refuse such a sample here rather than mid-evaluation.
+ */
+function checkRankable(isRelevant: readonly number[], what: string): void {
+  if (isRelevant.length === 1 && isRelevant[0] === 1) {
+    throw new InvalidArgumentError(`${what} (a positive): Sentence Transformers fails on it, as scikit-learn's ndcg_score needs more than one document`);
+  }
+}
+
 /** A validated sample with `positive` as a list. */
 type CheckedSample =
   | { query: string; positive: readonly string[]; negative: readonly string[] }
   | { query: string; positive: readonly string[]; documents: readonly string[] };
 
+/** Sentence Transformers' checks and reasons, plus the types it assumes without checking. */
 function checkSample(sample: unknown, index: number): CheckedSample {
   const where = `samples[${index}]`;
-  if (sample === null || typeof sample !== 'object') throw new InvalidArgumentError(`${where} must be an object`);
+  if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) throw new InvalidArgumentError(`${where} must be an object`);
   const { query, positive, negative, documents } = sample as Record<string, unknown>;
+  if (query === undefined) throw new InvalidArgumentError(`${where} requires a "query" key`);
   if (typeof query !== 'string') throw new InvalidArgumentError(`${where}.query must be a string`);
-  const positives = typeof positive === 'string' ? [positive] : checkStrings(positive, `${where}.positive`);
-  if (positives.length === 0) throw new InvalidArgumentError(`${where}.positive must hold at least one document`);
+  if (positive === undefined) throw new InvalidArgumentError(`${where} requires a "positive" key`);
+  const positives = typeof positive === 'string' ? [positive] : checkStrings(positive, `${where}.positive`, 'a string or an array of strings');
   if ((negative === undefined) === (documents === undefined)) {
-    throw new InvalidArgumentError(`${where} must have exactly one of "negative" and "documents"`);
+    throw new InvalidArgumentError(`${where} requires exactly one of "negative" and "documents"`);
   }
-  return negative !== undefined
-    ? { query, positive: positives, negative: checkStrings(negative, `${where}.negative`) }
-    : { query, positive: positives, documents: checkStrings(documents, `${where}.documents`) };
+  if (negative !== undefined) return { query, positive: positives, negative: checkStrings(negative, `${where}.negative`) };
+  const retrieved = checkStrings(documents, `${where}.documents`);
+  // Sentence Transformers tests `if documents:`, so an empty list falls through to the missing "negative".
+  if (retrieved.length === 0) throw new InvalidArgumentError(`${where}.documents must not be empty`);
+  return { query, positive: positives, documents: retrieved };
 }
 
-function checkStrings(value: unknown, where: string): string[] {
-  if (!Array.isArray(value)) throw new InvalidArgumentError(`${where} must be an array of strings`);
+function checkStrings(value: unknown, where: string, expected = 'an array of strings'): string[] {
+  if (!Array.isArray(value)) throw new InvalidArgumentError(`${where} must be ${expected}`);
   value.forEach((item, i) => {
-    if (typeof item !== 'string') throw new InvalidArgumentError(`${where}[${i}] must be a string, got ${typeof item}`);
+    if (typeof item !== 'string') throw new InvalidArgumentError(`${where}[${i}] must be a string, got ${item === null ? 'null' : typeof item}`);
   });
   return value as string[];
 }

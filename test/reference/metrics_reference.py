@@ -7,9 +7,11 @@ Case kinds:
   ranking    {relevance, scores, k}      -> ap (binary relevance only), ndcg, mrr
   threshold  {scores, labels, float32}   -> accuracy/F1 threshold search and average precision
   labels     {y_true, y_pred}            -> f1 macro/micro/weighted, binary precision/recall/f1
-  rerank     {samples, scores, at_k, always_rerank_positives}
-                                         -> the metrics dict of CrossEncoderRerankingEvaluator, with
-                                            the model replaced by the score table {"query|doc": score}
+  rerank     {samples, at_k, always_rerank_positives, pairs, scores}
+                                         -> the metrics dict of CrossEncoderRerankingEvaluator, or
+                                            {"error"} where it raises; the model replays `scores`,
+                                            the TypeScript model's score of each of `pairs` in the
+                                            order it scored them (pairs null: all scores 0)
 
 AP and NDCG come straight from scikit-learn. MRR@k, the threshold searches and the reranking loop
 are Sentence Transformers code (CrossEncoderRerankingEvaluator.__call__ / compute_metrics and
@@ -84,28 +86,72 @@ def compute_metrics(y_true, y_pred, k):
     return mrr, ndcg, ap
 
 
-def rerank(case):
-    """CrossEncoderRerankingEvaluator.__call__, logging and CSV left out."""
-    at_k = case["at_k"]
-    table = case["scores"]
-    base, reranked = [], []
-    documents = None
-    for instance in case["samples"]:
+class ReplayedModel:
+    """Stands in for CrossEncoder.predict: replays the scores the TypeScript evaluator got from its
+    model, pair by pair, and checks that Sentence Transformers asks for the same pairs in the same
+    order. With no recording (the TypeScript side refused the samples) every score is 0."""
+
+    def __init__(self, pairs, scores):
+        self.pairs, self.scores, self.used = pairs, scores, 0
+
+    def predict(self, model_input):
+        if self.pairs is None:
+            return np.zeros(len(model_input), dtype=np.float32)
+        end = self.used + len(model_input)
+        if [list(pair) for pair in model_input] != self.pairs[self.used : end]:
+            raise AssertionError(f"Sentence Transformers scores {model_input}, TypeScript scored {self.pairs[self.used : end]}")
+        scores = np.array(self.scores[self.used : end], dtype=np.float32)  # predict's float32 numpy output
+        self.used = end
+        return scores
+
+    def check_all_used(self):
+        if self.pairs is not None and self.used != len(self.pairs):
+            raise AssertionError(f"TypeScript scored {len(self.pairs) - self.used} pairs Sentence Transformers does not")
+
+
+def rerank_evaluate(samples, model, at_k, always_rerank_positives):
+    """CrossEncoderRerankingEvaluator.__call__ of sentence-transformers 5.2.0.dev0 (commit 85ec645), with
+    logging, model card and CSV left out; the statements that decide the metrics are as published."""
+    base_mrr_scores = []
+    base_ndcg_scores = []
+    base_ap_scores = []
+    all_mrr_scores = []
+    all_ndcg_scores = []
+    all_ap_scores = []
+    for instance in samples:
+        if "query" not in instance:
+            raise ValueError("CrossEncoderRerankingEvaluator requires a 'query' key in each sample.")
+        if "positive" not in instance:
+            raise ValueError("CrossEncoderRerankingEvaluator requires a 'positive' key in each sample.")
+        if ("negative" in instance and "documents" in instance) or (
+            "negative" not in instance and "documents" not in instance
+        ):
+            raise ValueError(
+                "CrossEncoderRerankingEvaluator requires exactly one of 'negative' and 'documents' in each sample."
+            )
+
         query = instance["query"]
         positive = instance["positive"]
         if isinstance(positive, str):
             positive = [positive]
+
         negative = instance.get("negative", None)
         documents = instance.get("documents", None)
+
         if documents:
             base_is_relevant = [int(sample in positive) for sample in documents]
             if sum(base_is_relevant) == 0:
-                base.append((0, 0, 0))
+                base_mrr, base_ndcg, base_ap = 0, 0, 0
             else:
+                # If not all positives are in documents, we need to add them at the end
                 base_is_relevant += [1] * (len(positive) - sum(base_is_relevant))
                 base_pred_scores = np.array(range(len(base_is_relevant), 0, -1))
-                base.append(compute_metrics(base_is_relevant, base_pred_scores, at_k))
-            if case["always_rerank_positives"]:
+                base_mrr, base_ndcg, base_ap = compute_metrics(base_is_relevant, base_pred_scores, at_k)
+            base_mrr_scores.append(base_mrr)
+            base_ndcg_scores.append(base_ndcg)
+            base_ap_scores.append(base_ap)
+
+            if always_rerank_positives:
                 docs = positive + [doc for doc in documents if doc not in positive]
                 is_relevant = [1] * len(positive) + [0] * (len(docs) - len(positive))
             else:
@@ -114,19 +160,60 @@ def rerank(case):
         else:
             docs = positive + negative
             is_relevant = [1] * len(positive) + [0] * len(negative)
+
         if sum(is_relevant) == 0:
-            reranked.append((0, 0, 0))
+            all_mrr_scores.append(0)
+            all_ndcg_scores.append(0)
+            all_ap_scores.append(0)
             continue
-        pred_scores = np.array([table[query + "|" + doc] for doc in docs], dtype=np.float32)
-        reranked.append(compute_metrics(is_relevant, pred_scores, at_k))
 
-    def summary(rows, prefix):
-        mrr, ndcg, ap = (np.mean([row[i] for row in rows]) for i in range(3))
-        return {prefix + "map": ap, f"{prefix}mrr@{at_k}": mrr, f"{prefix}ndcg@{at_k}": ndcg}
+        model_input = [[query, doc] for doc in docs]
+        pred_scores = model.predict(model_input)
 
-    metrics = summary(reranked, "")
-    if documents:
-        metrics.update(summary(base, "base_"))
+        # Add the ignored positives at the end
+        if num_ignored_positives := len(is_relevant) - len(pred_scores):
+            pred_scores = np.concatenate([pred_scores, np.zeros(num_ignored_positives)])
+
+        mrr, ndcg, ap = compute_metrics(is_relevant, pred_scores, at_k)
+
+        all_mrr_scores.append(mrr)
+        all_ndcg_scores.append(ndcg)
+        all_ap_scores.append(ap)
+
+    metrics = {
+        "map": np.mean(all_ap_scores),
+        f"mrr@{at_k}": np.mean(all_mrr_scores),
+        f"ndcg@{at_k}": np.mean(all_ndcg_scores),
+    }
+    if documents:  # the last sample's, as in Sentence Transformers
+        metrics.update({
+            "base_map": np.mean(base_ap_scores),
+            f"base_mrr@{at_k}": np.mean(base_mrr_scores),
+            f"base_ndcg@{at_k}": np.mean(base_ndcg_scores),
+        })
+    return metrics
+
+
+class Tracked:
+    """The samples, remembering which one the evaluator's loop is at (its errors do not say)."""
+
+    def __init__(self, items):
+        self.items, self.index = items, None
+
+    def __iter__(self):
+        for self.index, item in enumerate(self.items):
+            yield item
+
+
+def rerank(case):
+    """A whole evaluation, or {"error", "index"} where Sentence Transformers raises on samples[index]."""
+    model = ReplayedModel(case.get("pairs"), case.get("scores"))
+    samples = Tracked(case["samples"])
+    try:
+        metrics = rerank_evaluate(samples, model, case["at_k"], case["always_rerank_positives"])
+    except (ValueError, TypeError) as error:
+        return {"error": f"{type(error).__name__}: {error}", "index": samples.index}
+    model.check_all_used()
     return metrics
 
 
@@ -177,7 +264,10 @@ def main():
     with warnings.catch_warnings():
         # scikit-learn warns on ill-defined values (no positive, no prediction) that are part of the tests.
         warnings.simplefilter("ignore")
-        results = [{key: float(value) for key, value in KINDS[case["kind"]](case).items()} for case in cases]
+        results = [
+            {key: value if key == "error" else float(value) for key, value in KINDS[case["kind"]](case).items()}
+            for case in cases
+        ]
     json.dump({"results": results}, sys.stdout)
 
 
