@@ -1,6 +1,6 @@
 /**
  * The `crossencoder` command line, run as a child process on the current source
- * (`node --import tsx lib/cli.ts`, so no build step is needed), plus unit tests of its pure helpers.
+ * (`node --import tsx lib/cli/index.ts`, so no build step is needed), plus unit tests of its pure helpers.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,20 +10,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import {
-  kebabCase,
-  parseOptions,
-  shortestFloat32,
-  suggest,
-  trainingArgumentsFrom,
-  trainingOptionSpecs,
-  UsageError,
-} from '../lib/cli.js';
+import { kebabCase, parseOptions, suggest } from '../lib/cli/options.js';
+import { shortestFloat32 } from '../lib/cli/output.js';
+import { trainingArgumentsFrom, trainingOptionSpecs } from '../lib/cli/training-options.js';
+import { UsageError } from '../lib/cli/usage-error.js';
 import { TRAINING_ARGUMENT_NAMES } from '../lib/training-arguments.js';
 import { referencePredict, testModel } from './helpers/models.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = path.join(ROOT, 'lib/cli.ts');
+const CLI = path.join(ROOT, 'lib/cli/index.ts');
 const TINY = testModel('tiny');
 /** Each run starts node, tsx and libtorch: a few seconds on a loaded 2-core machine. */
 const TIMEOUT = 60_000;

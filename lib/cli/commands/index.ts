@@ -1,0 +1,15 @@
+/** Every command of the CLI, by name, in the order help lists them. */
+import type { Command } from '../command.js';
+import { downloadCommand } from './download.js';
+import { evalCommand } from './eval.js';
+import { predictCommand } from './predict.js';
+import { rankCommand } from './rank.js';
+import { trainCommand } from './train.js';
+
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  predict: predictCommand,
+  rank: rankCommand,
+  eval: evalCommand,
+  train: trainCommand,
+  download: downloadCommand,
+};

@@ -1,0 +1,59 @@
+/** `crossencoder train`: fine-tune a model on labelled pairs with the library's trainer. */
+import path from 'node:path';
+
+import { train } from '../../trainer.js';
+import { resolveTrainingArguments } from '../../training-arguments.js';
+import { defineCommand } from '../command.js';
+import { loadPairFile } from '../input.js';
+import { loadModel, MAX_LENGTH_OPTION, MODEL_OPTIONS } from '../model-options.js';
+import { writeOut } from '../output.js';
+import { trainingArgumentsFrom, trainingOptionSpecs } from '../training-options.js';
+import { PROGRAM } from '../usage-error.js';
+
+const TRAINING_OPTIONS = trainingOptionSpecs();
+
+export const trainCommand = defineCommand('train', {
+  summary: 'Fine-tune a model on labelled pairs',
+  usage: '--train <rows.jsonl|rows.csv> --output <dir> [options]',
+  description:
+    'Trains on rows {query, document, label} (JSON lines, or CSV with a header) with the trainer\n' +
+    'of the library API. Checkpoints go to <dir>/checkpoint-<step>; the final model is saved to\n' +
+    '<dir>/final, whose path is printed. --eval adds an evaluation set (for --eval-strategy).\n' +
+    'Boolean training flags take no value; --no-<flag> sets false. Negative numbers are written\n' +
+    '--max-steps=-1.',
+  options: {
+    train: { kind: 'string', value: '<file>', help: 'Training rows (.jsonl or .csv)', required: true },
+    output: { kind: 'string', short: 'o', value: '<dir>', help: 'Output directory: checkpoints, and the final model in <dir>/final', required: true },
+    eval: { kind: 'string', value: '<file>', help: 'Evaluation rows (.jsonl or .csv)' },
+    'resume-from-checkpoint': {
+      kind: 'string',
+      value: '<dir|latest>',
+      help: "Continue from a checkpoint directory, or 'latest' for the newest in --output",
+    },
+    'max-length': MAX_LENGTH_OPTION,
+    ...MODEL_OPTIONS,
+    ...TRAINING_OPTIONS,
+  },
+  async run(values) {
+    const args = { ...trainingArgumentsFrom(TRAINING_OPTIONS, values), outputDir: values.output };
+    resolveTrainingArguments(args); // reject bad arguments before the slow loads
+    const trainDataset = await loadPairFile(values.train, 'train');
+    const evalDataset = values.eval === undefined ? undefined : await loadPairFile(values.eval, 'eval');
+    const model = await loadModel(values);
+    const resume = values['resume-from-checkpoint'];
+    const output = await train({
+      model,
+      args,
+      trainDataset,
+      evalDataset,
+      resumeFromCheckpoint: resume === 'latest' ? true : resume,
+    });
+    const finalDir = path.resolve(values.output, 'final');
+    await model.savePretrained(finalDir);
+    process.stderr.write(
+      `${PROGRAM}: trained ${output.globalStep} steps, training loss ${output.trainingLoss.toFixed(4)}, ` +
+        `${output.metrics.trainRuntime.toFixed(1)} s\n`,
+    );
+    await writeOut(`${finalDir}\n`);
+  },
+});
