@@ -2,7 +2,8 @@
  * CrossEncoderTrainer: fine-tunes a CrossEncoder on labelled (query, document) pairs with the
  * semantics of Sentence Transformers' CrossEncoderTrainer (transformers.Trainer underneath):
  * the same batches, loss, AdamW, schedule, clipping, logging and checkpoints. JS runs the loop
- * and the bookkeeping; each optimiser step runs natively on a worker thread.
+ * and the bookkeeping; each optimiser step runs natively on the compute thread. What a run
+ * prints and records for the model card are callbacks (progress-callback, model-card-callback).
  */
 import { access, constants, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,7 +34,8 @@ import type { CrossEncoderEvaluator } from './evaluation/evaluator.js';
 import { type CrossEncoderLoss, defaultLoss } from './losses.js';
 import { writeLossPlot } from './loss-plot.js';
 import { callNative, native, type NativeLabelledBatch, type NativeTrainer } from './native.js';
-import { createProgress, type Progress } from './progress.js';
+import { ModelCardCallback } from './model-card-callback.js';
+import { ProgressCallback } from './progress-callback.js';
 import { batchesPerEpoch, epochBatches } from './sampler.js';
 import type { PairEncoding } from './tokenizer.js';
 import {
@@ -98,7 +100,6 @@ export class CrossEncoderTrainer {
 
   private readonly control: TrainerControl = { shouldTrainingStop: false, shouldSave: false, shouldEvaluate: false, shouldLog: false };
   private encodings: PairEncoding[] = [];
-  private progress: Progress | undefined;
   /** The native optimiser state of the current run (created by train, or by a lone evaluate). */
   private nativeTrainer: NativeTrainer | undefined;
   /** The last evaluation set a new best: the checkpoint saved at this step becomes the best one. */
@@ -118,7 +119,8 @@ export class CrossEncoderTrainer {
     this.loss.checkLabels(this.trainDataset);
     if (this.evalDataset) this.loss.checkLabels(this.evalDataset);
     this.evaluators = evaluator === undefined ? [] : Array.isArray(evaluator) ? evaluator : [evaluator];
-    this.callbacks = callbacks;
+    // As transformers: the default callbacks first, so that user callbacks see their work done.
+    this.callbacks = [new ModelCardCallback(this), ...(this.args.disableTqdm ? [] : [new ProgressCallback()]), ...callbacks];
     this.state = { globalStep: 0, maxSteps: 0, epoch: 0, numTrainEpochs: 0, logHistory: [] };
   }
 
@@ -139,13 +141,6 @@ export class CrossEncoderTrainer {
     const firstStep = this.state.globalStep;
 
     const started = performance.now();
-    this.progress = createProgress({
-      total: schedule.maxSteps,
-      label: 'Training',
-      enabled: !args.disableTqdm,
-      initial: firstStep,
-    });
-    this.progress.update(firstStep);
     await this.emit('onTrainBegin', {});
     if (args.evalOnStart && firstStep === 0) await this.evaluate();
 
@@ -173,8 +168,6 @@ export class CrossEncoderTrainer {
         stepsSinceLog += 1;
         totalLoss += result.loss;
         const step: StepOutput = { ...result, batchIndices: micro };
-        this.progress.update(this.state.globalStep, { loss: result.loss.toFixed(4), lr: result.learningRate === 0 ? '0' : result.learningRate.toExponential(2) });
-
         this.setStepControl();
         await this.emit('onStepEnd', { step });
         if (this.control.shouldLog) {
@@ -190,7 +183,6 @@ export class CrossEncoderTrainer {
       await this.emit('onEpochEnd', {});
       await this.maybeEvaluateAndSave(trainer);
     }
-    this.progress.finish();
 
     if (args.loadBestModelAtEnd && this.state.bestModelCheckpoint) {
       await callNative(() => this.model.nativeModel.loadWeights(path.join(this.state.bestModelCheckpoint!, 'model.safetensors')));
@@ -209,7 +201,6 @@ export class CrossEncoderTrainer {
     this.state.logHistory.push({ ...summary, step: this.state.globalStep });
     await writeTrainerState(args.outputDir, this.state, args);
     await writeLossPlot(args.outputDir, this.state.logHistory);
-    this.recordModelCard(summary);
     await this.emit('onTrainEnd', {});
     return {
       globalStep: this.state.globalStep,
@@ -382,10 +373,6 @@ export class CrossEncoderTrainer {
   private async log(logs: Record<string, number>): Promise<void> {
     const entry = { ...logs, epoch: this.state.epoch, step: this.state.globalStep };
     this.state.logHistory.push(entry);
-    if (!this.args.disableTqdm) {
-      const stream = process.stderr;
-      stream.write(`${stream.isTTY ? '\r\x1b[K' : ''}${JSON.stringify(entry)}\n`);
-    }
     await this.emit('onLog', { logs: entry });
   }
 
@@ -397,19 +384,6 @@ export class CrossEncoderTrainer {
     return dispatch(this.callbacks, hook, event as Parameters<NonNullable<TrainerCallback[K]>>[0]);
   }
 
-  private recordModelCard(summary: Record<string, number>): void {
-    const evalMetrics = [...this.state.logHistory].reverse().find((entry) => Object.keys(entry).some((k) => k.startsWith('eval_')));
-    Object.assign(this.model.modelCardData, {
-      lossName: this.loss.name,
-      lossParameters: this.loss.parameters,
-      trainingArguments: nonDefaultArguments(this.args),
-      trainingMetrics: summary,
-      evalMetrics,
-      trainDatasetSize: this.trainDataset.length,
-      logHistory: this.state.logHistory,
-      lossPlot: 'training_loss.svg',
-    });
-  }
 }
 
 /** Trains with a new {@link CrossEncoderTrainer}; the same options, plus `resumeFromCheckpoint`. */
@@ -423,11 +397,6 @@ function groupSteps(batches: number[][], accumulation: number): number[][][] {
   const steps: number[][][] = [];
   for (let i = 0; i < batches.length; i += accumulation) steps.push(batches.slice(i, i + accumulation));
   return steps;
-}
-
-function nonDefaultArguments(args: ResolvedTrainingArguments): Record<string, unknown> {
-  const defaults = resolveTrainingArguments({});
-  return Object.fromEntries(Object.entries(args).filter(([key, value]) => defaults[key as keyof typeof defaults] !== value));
 }
 
 /** Creates the directory and proves it writable before any step is taken. */
