@@ -1,14 +1,15 @@
 /**
- * Writing files so that a crash never leaves a half-written one: write a temporary sibling,
- * then rename it over the target (atomic on POSIX file systems).
+ * Writing files and directories so that a crash never leaves a half-written one: everything is
+ * written under a temporary sibling name, then renamed over the target (atomic on POSIX file
+ * systems, since the sibling is on the same file system). The one place the project does this.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { FileSystemError } from './errors.js';
+import { CrossEncoderError, FileSystemError } from './errors.js';
 
-/** A unique sibling name for `target`, for temporary files and directories. */
+/** A unique sibling name for `target`, for temporary files. */
 export function temporaryPath(target: string): string {
   return `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
 }
@@ -21,7 +22,7 @@ export async function writeFileAtomic(file: string, contents: string | Uint8Arra
     await writeFile(temp, contents);
     await rename(temp, file);
   } catch (error) {
-    await rm(temp, { force: true });
+    await rm(temp, { force: true }).catch(() => {}); // it may never have been created (ENOTDIR)
     throw new FileSystemError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
   }
 }
@@ -29,4 +30,86 @@ export async function writeFileAtomic(file: string, contents: string | Uint8Arra
 /** {@link writeFileAtomic} of pretty-printed JSON with a final newline. */
 export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   return writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Creates the directory `target` whole: `fill` writes its files into a fresh hidden sibling,
+ * which then replaces `target` (an existing directory is moved aside first, removed once the new
+ * one is in place, and put back if the rename fails). A symlink at `target` is followed, so the
+ * directory lands where it points. `what` names the content in errors ("the model").
+ * @throws FileSystemError naming the path that could not be created or written; errors of `fill`
+ * that are already the package's pass through.
+ */
+export async function writeDirectoryAtomic(target: string, fill: (staging: string) => Promise<void>, what: string): Promise<void> {
+  const destination = await followSymlink(path.resolve(target));
+  const staging = await createStagingDirectory(destination, what);
+  try {
+    await fill(staging);
+    await replaceDirectory(staging, destination, what);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true }).catch(() => {}); // the original error matters more
+    throw error instanceof CrossEncoderError
+      ? error
+      : new FileSystemError(`Cannot save ${what} to ${destination}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function followSymlink(target: string): Promise<string> {
+  const stats = await lstat(target).catch(() => undefined);
+  return stats?.isSymbolicLink() ? realpath(target).catch(() => target) : target;
+}
+
+/** A fresh hidden directory next to the target. */
+async function createStagingDirectory(target: string, what: string): Promise<string> {
+  const parent = path.dirname(target);
+  try {
+    await mkdir(parent, { recursive: true });
+    // Not mkdtemp: its 0700 mode would become the saved directory's; mkdir applies the umask.
+    const staging = path.join(parent, `.${path.basename(target)}.saving-${randomBytes(6).toString('hex')}`);
+    await mkdir(staging);
+    return staging;
+  } catch (error) {
+    throw new FileSystemError(`Cannot save ${what} to ${target}: cannot create a directory in ${parent}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Moves `staging` to `target`, replacing an existing directory there. */
+async function replaceDirectory(staging: string, target: string, what: string): Promise<void> {
+  const existing = await lstat(target).catch(() => undefined);
+  if (existing === undefined) {
+    await renameOrThrow(staging, target, `Cannot move ${what} into ${target}`);
+    return;
+  }
+  if (!existing.isDirectory()) {
+    throw new FileSystemError(`Cannot save ${what} to ${target}: it exists and is not a directory`);
+  }
+  const aside = `${staging}.previous`;
+  await renameOrThrow(target, aside, `Cannot replace ${target}: cannot move the existing directory aside`);
+  try {
+    await rename(staging, target);
+  } catch (error) {
+    const restored = await rename(aside, target).then(
+      () => true,
+      () => false,
+    );
+    throw new FileSystemError(
+      `Cannot move ${what} into ${target}: ${(error as Error).message}` +
+        (restored ? '; the previous directory was restored' : `; the previous directory is at ${aside}`),
+      { cause: error },
+    );
+  }
+  // The new directory is in place; failing to delete the old copy is not worth failing the save.
+  await rm(aside, { recursive: true, force: true }).catch((error: Error) =>
+    process.emitWarning(`Could not remove the previous directory ${aside}: ${error.message}`, 'CrossEncoderWarning'),
+  );
+}
+
+async function renameOrThrow(from: string, to: string, message: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (error) {
+    throw new FileSystemError(`${message}: ${(error as Error).message}`, { cause: error });
+  }
 }

@@ -3,11 +3,9 @@
  * the loss over the optimizer steps, plus one small panel per evaluation metric, drawn from a
  * trainer's `logHistory` (Hugging Face's `trainer_state.json` entries).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { FileSystemError } from './errors.js';
+import { writeFileAtomic } from './atomic-file.js';
 
 /** The file name `savePretrained` and the trainer give the picture. */
 export const LOSS_PLOT_FILE = 'training_loss.svg';
@@ -121,15 +119,7 @@ export async function writeLossPlot(dir: string, logHistory: readonly LogEntry[]
   const svg = renderLossPlot(logHistory);
   if (svg === undefined) return undefined;
   const file = path.join(dir, LOSS_PLOT_FILE);
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await mkdir(dir, { recursive: true });
-    await writeFile(temp, svg, 'utf8');
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => {}); // it may never have been created
-    throw new FileSystemError(`Cannot write ${file}: ${(error as Error).message}`, { cause: error });
-  }
+  await writeFileAtomic(file, svg);
   return file;
 }
 

@@ -10,14 +10,14 @@
  * - 2.x – 3.x read `config.json` → `sbert_ce_default_activation_function`.
  * All three are written, with the same class path.
  */
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { ACTIVATION_CLASS_PATHS } from './activation.js';
+import { writeDirectoryAtomic } from './atomic-file.js';
 import type { ConfigJson } from './config.js';
 import type { CrossEncoder } from './cross-encoder.js';
-import { CrossEncoderError, FileSystemError, InvalidArgumentError } from './errors.js';
+import { FileSystemError, InvalidArgumentError } from './errors.js';
 import { LOSS_PLOT_FILE, renderLossPlot } from './loss-plot.js';
 import { labelNames, renderModelCard } from './model-card.js';
 import { callNative, native } from './native.js';
@@ -59,17 +59,9 @@ export async function savePretrained(model: CrossEncoder, dir: string, options: 
   if (typeof dir !== 'string' || dir.length === 0) {
     throw new InvalidArgumentError('savePretrained(dir): dir must be a non-empty string');
   }
-  const target = await resolveTarget(dir);
-  const staging = await createStagingDirectory(target);
-  try {
-    await writeModelFiles(model, staging, options.modelId ?? dir);
-    await replaceDirectory(staging, target);
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true }).catch(() => {}); // the original error matters more
-    throw error instanceof CrossEncoderError
-      ? error
-      : new FileSystemError(`Cannot save the model to ${target}: ${(error as Error).message}`, { cause: error });
-  }
+  const target = path.resolve(dir);
+  if (path.dirname(target) === target) throw new InvalidArgumentError(`savePretrained(dir): cannot replace the root directory ${target}`);
+  await writeDirectoryAtomic(target, (staging) => writeModelFiles(model, staging, options.modelId ?? dir), 'the model');
 }
 
 /** Writes every file of the saved model into `dir` (the staging directory). */
@@ -163,75 +155,6 @@ async function recordMaxLength(dir: string, maxLength: number): Promise<void> {
   const config = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
   if (config.model_max_length === maxLength) return;
   await writeText(file, `${JSON.stringify({ ...config, model_max_length: maxLength }, null, 2)}\n`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The directory swap.
-
-/** The absolute target; a symlink to a directory is followed, so the save lands where it points. */
-async function resolveTarget(dir: string): Promise<string> {
-  const target = path.resolve(dir);
-  if (path.dirname(target) === target) throw new InvalidArgumentError(`savePretrained(dir): cannot replace the root directory ${target}`);
-  const stats = await lstat(target).catch(() => undefined);
-  return stats?.isSymbolicLink() ? realpath(target).catch(() => target) : target;
-}
-
-/** A fresh hidden directory next to the target (same file system, so the final rename is atomic). */
-async function createStagingDirectory(target: string): Promise<string> {
-  const parent = path.dirname(target);
-  try {
-    await mkdir(parent, { recursive: true });
-    // Not mkdtemp: its 0700 mode would become the saved directory's; mkdir applies the umask.
-    const staging = path.join(parent, `.${path.basename(target)}.saving-${randomBytes(6).toString('hex')}`);
-    await mkdir(staging);
-    return staging;
-  } catch (error) {
-    throw new FileSystemError(`Cannot save the model to ${target}: cannot create a directory in ${parent}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-}
-
-/**
- * Moves `staging` to `target`. An existing target is renamed aside first and removed once the
- * new directory is in place; if that rename fails, the old directory is put back.
- */
-async function replaceDirectory(staging: string, target: string): Promise<void> {
-  const existing = await lstat(target).catch(() => undefined);
-  if (existing === undefined) {
-    await renameOrThrow(staging, target, `Cannot move the saved model into ${target}`);
-    return;
-  }
-  if (!existing.isDirectory()) {
-    throw new FileSystemError(`Cannot save the model to ${target}: it exists and is not a directory`);
-  }
-  const aside = `${staging}.previous`;
-  await renameOrThrow(target, aside, `Cannot replace ${target}: cannot move the existing directory aside`);
-  try {
-    await rename(staging, target);
-  } catch (error) {
-    const restored = await rename(aside, target).then(
-      () => true,
-      () => false,
-    );
-    throw new FileSystemError(
-      `Cannot move the saved model into ${target}: ${(error as Error).message}` +
-        (restored ? '; the previous directory was restored' : `; the previous directory is at ${aside}`),
-      { cause: error },
-    );
-  }
-  // The new model is in place; failing to delete the old copy is not worth failing the save.
-  await rm(aside, { recursive: true, force: true }).catch((error: Error) =>
-    process.emitWarning(`Could not remove the previous model directory ${aside}: ${error.message}`, 'CrossEncoderWarning'),
-  );
-}
-
-async function renameOrThrow(from: string, to: string, message: string): Promise<void> {
-  try {
-    await rename(from, to);
-  } catch (error) {
-    throw new FileSystemError(`${message}: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 async function writeText(file: string, text: string): Promise<void> {

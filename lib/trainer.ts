@@ -5,10 +5,10 @@
  * and the bookkeeping; each optimiser step runs natively on the compute thread. What a run
  * prints and records for the model card are callbacks (progress-callback, model-card-callback).
  */
-import { access, constants, mkdir, rename, rm } from 'node:fs/promises';
+import { access, constants, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
-import { temporaryPath, writeJsonAtomic } from './atomic-file.js';
+import { writeDirectoryAtomic, writeJsonAtomic } from './atomic-file.js';
 import {
   bestMetricKey,
   type CallbackEvent,
@@ -341,19 +341,16 @@ export class CrossEncoderTrainer {
       this.state.bestModelCheckpoint = dir;
       this.pendingBest = false;
     }
-    // Assemble the checkpoint beside its final name, then rename: never a half checkpoint.
-    const temp = temporaryPath(dir);
-    try {
-      await this.model.savePretrained(temp, { modelId: dir });
-      await callNative(() => trainer.saveState(temp));
-      await writeTrainerState(temp, this.state, args);
-      await writeJsonAtomic(path.join(temp, TRAINING_ARGS_FILE), args);
-      await rm(dir, { recursive: true, force: true });
-      await rename(temp, dir);
-    } catch (error) {
-      await rm(temp, { recursive: true, force: true });
-      throw error;
-    }
+    await writeDirectoryAtomic(
+      dir,
+      async (staging) => {
+        await this.model.savePretrained(staging, { modelId: dir });
+        await callNative(() => trainer.saveState(staging));
+        await writeTrainerState(staging, this.state, args);
+        await writeJsonAtomic(path.join(staging, TRAINING_ARGS_FILE), args);
+      },
+      `checkpoint ${this.state.globalStep}`,
+    );
     await rotateCheckpoints(args.outputDir, args.saveTotalLimit, this.state.bestModelCheckpoint);
     await this.emit('onSave', { checkpointDir: dir });
   }
