@@ -8,6 +8,7 @@ import path from 'node:path';
 import { type Activation, activationFromClassPath } from './activation.js';
 import { InvalidArgumentError, ModelFormatError } from './errors.js';
 import type { NativeBertConfig } from './native.js';
+import { MODEL_FILE } from './model-files.js';
 
 /** The `model_type` values this package can run. */
 export const SUPPORTED_MODEL_TYPES = ['bert'] as const;
@@ -35,7 +36,7 @@ const BERT_DEFAULTS = {
 
 /** Reads and parses `dir/config.json`. */
 export async function readConfigJson(dir: string): Promise<ConfigJson> {
-  const file = path.join(dir, 'config.json');
+  const file = path.join(dir, MODEL_FILE.config);
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -21,6 +21,7 @@ import { createProgress } from './progress.js';
 import type { ModelCardData } from './model-card.js';
 import { savePretrained, type SavePretrainedOptions } from './save-pretrained.js';
 import { CrossEncoderTokenizer, type PairEncoding } from './tokenizer.js';
+import { MODEL_FILE, WEIGHT_FILES } from './model-files.js';
 
 /** The model `fromPretrained()` loads when given no name. */
 export const DEFAULT_MODEL = 'cross-encoder/ms-marco-MiniLM-L6-v2';
@@ -70,7 +71,6 @@ export interface RankResult {
 const IGNORED_UNEXPECTED = [/(^|\.)position_ids$/, /^cls\./];
 // A base encoder has no classification head; like Hugging Face we initialise a new one.
 const NEWLY_INITIALISED = new Set(['classifier.weight', 'classifier.bias']);
-const WEIGHT_FILES = ['model.safetensors', 'pytorch_model.bin'];
 // Padded tokens per native forward. A batch of `batchSize` pairs is run in pieces of about this
 // size: activations that fit the CPU caches make the same FLOPs 20-30% faster (BENCHMARKS.md);
 // results differ from one large forward only by float rounding (~1e-7).
@@ -125,7 +125,7 @@ export class CrossEncoder {
       throw new InvalidArgumentError('fromPretrained(nameOrPath): nameOrPath must be a non-empty string');
     }
     const modelPath = await resolveModelDirectory(nameOrPath, options);
-    const configFile = path.join(modelPath, 'config.json');
+    const configFile = path.join(modelPath, MODEL_FILE.config);
     const model = await CrossEncoder.create(modelPath, await readConfigJson(modelPath), configFile, options);
     const weightsFile = await findWeightsFile(modelPath);
     const report = await callNative(() => model.nativeModel.loadWeights(weightsFile));

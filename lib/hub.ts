@@ -25,6 +25,7 @@ import {
 } from './errors.js';
 import { temporaryPath, writeFileAtomic } from './atomic-file.js';
 import { createProgress } from './progress.js';
+import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from './model-files.js';
 
 /** Options shared by {@link resolveModelDirectory} and {@link downloadModel}. */
 export interface HubOptions {
@@ -55,13 +56,7 @@ const SAFE_SEGMENT = /^(?!\.\.?$)[\w.-]+$/;
 const TRUE_VALUES = new Set(['1', 'ON', 'YES', 'TRUE']);
 const MAX_RELATIVE_REDIRECTS = 5;
 
-const CONFIG_FILE = 'config.json';
-/** In order of preference: pickle weights only when the repo has no safetensors. */
-const WEIGHT_FILES = ['model.safetensors', 'pytorch_model.bin'] as const;
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'] as const;
-/** A tokenizer can be built from either of these; at least one must exist. */
-const VOCABULARY_FILES = ['tokenizer.json', 'vocab.txt'] as const;
-const MODEL_FILES = [CONFIG_FILE, ...WEIGHT_FILES, ...TOKENIZER_FILES];
+const MODEL_FILES = [MODEL_FILE.config, ...WEIGHT_FILES, ...TOKENIZER_FILES];
 
 /**
  * Returns the directory of a model: a local directory is returned as is (absolute); otherwise a hub
@@ -311,7 +306,7 @@ async function readCachedSnapshot(hub: Hub): Promise<CachedSnapshot | undefined>
 function missingRequired(snapshot: Pick<CachedSnapshot, 'present'>): string[] {
   const has = (file: string) => snapshot.present.has(file);
   const missing: string[] = [];
-  if (!has(CONFIG_FILE)) missing.push(CONFIG_FILE);
+  if (!has(MODEL_FILE.config)) missing.push(MODEL_FILE.config);
   if (!WEIGHT_FILES.some(has)) missing.push(WEIGHT_FILES.join(' or '));
   if (!VOCABULARY_FILES.some(has)) missing.push(VOCABULARY_FILES.join(' or '));
   return missing;
@@ -409,7 +404,7 @@ async function fetchSnapshot(hub: Hub): Promise<string> {
   const { commit, config } = await pinCommit(session);
   const fetchFile = (file: string, metadata?: FileMetadata) => ensureFile(session, commit, file, metadata);
 
-  if (!(await fetchFile(CONFIG_FILE, config))) throw missingFiles(hub, commit, CONFIG_FILE);
+  if (!(await fetchFile(MODEL_FILE.config, config))) throw missingFiles(hub, commit, MODEL_FILE.config);
   let weights = false;
   for (const file of WEIGHT_FILES) if (!weights) weights = await fetchFile(file);
   if (!weights) throw missingFiles(hub, commit, WEIGHT_FILES.join(' or '));
@@ -443,8 +438,8 @@ async function openSession(hub: Hub): Promise<Session> {
 async function pinCommit(session: Session): Promise<{ commit: string; config?: FileMetadata }> {
   const { hub } = session;
   if (COMMIT_HASH.test(hub.revision)) return { commit: hub.revision };
-  const config = await fetchMetadata(session, hub.revision, CONFIG_FILE);
-  if (config.commit === undefined) throw missingFiles(hub, undefined, CONFIG_FILE, config.url);
+  const config = await fetchMetadata(session, hub.revision, MODEL_FILE.config);
+  if (config.commit === undefined) throw missingFiles(hub, undefined, MODEL_FILE.config, config.url);
   await writeRef(hub, config.commit);
   return { commit: config.commit, config };
 }

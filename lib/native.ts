@@ -103,8 +103,11 @@ interface Binding {
   shutdown(): boolean;
 }
 
-// libgomp spin-waits by default, which costs 2-3x on small machines; it reads this variable
-// once, when libtorch loads, so it must be set before the addon is required.
+// Thread defaults, chosen by measurement (BENCHMARKS.md). libgomp spin-waits between parallel
+// regions by default: with 2 intra-op threads on 2 cores, predict ran 4.5x slower (17 against
+// 76 pairs/s). It reads this variable once, when libtorch loads, so it is set before the addon is
+// required, unless the user set it. Thread counts are not set here: the addon leaves them to
+// libtorch and OpenBLAS, and respects OMP_NUM_THREADS / OPENBLAS_NUM_THREADS (native/threads.h).
 process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
 
 function load(): Binding {

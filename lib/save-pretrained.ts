@@ -21,6 +21,7 @@ import { FileSystemError, InvalidArgumentError } from './errors.js';
 import { LOSS_PLOT_FILE, renderLossPlot } from './loss-plot.js';
 import { labelNames, renderModelCard } from './model-card.js';
 import { callNative, native } from './native.js';
+import { MODEL_FILE } from './model-files.js';
 
 /** Options of {@link savePretrained}. */
 export interface SavePretrainedOptions {
@@ -43,10 +44,6 @@ export const TRANSFORMERS_VERSION = '4.48.0';
 /** The module path Sentence Transformers ≥ 5.4 records for its Transformer module. */
 const TRANSFORMER_MODULE_TYPE = 'sentence_transformers.base.modules.transformer.Transformer';
 
-const CONFIG_FILE = 'config.json';
-const WEIGHTS_FILE = 'model.safetensors';
-const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
-const README_FILE = 'README.md';
 
 /**
  * Writes the model into `dir`. The files are written to a temporary sibling directory that
@@ -67,12 +64,12 @@ export async function savePretrained(model: CrossEncoder, dir: string, options: 
 /** Writes every file of the saved model into `dir` (the staging directory). */
 async function writeModelFiles(model: CrossEncoder, dir: string, modelId: string): Promise<void> {
   const data = model.modelCardData ?? {};
-  await callNative(() => model.nativeModel.saveWeights(path.join(dir, WEIGHTS_FILE), { format: 'pt' }));
+  await callNative(() => model.nativeModel.saveWeights(path.join(dir, MODEL_FILE.safetensors), { format: 'pt' }));
   await model.tokenizer.save(dir);
   await recordMaxLength(dir, model.maxLength);
 
   const activationFn = ACTIVATION_CLASS_PATHS[model.activation];
-  await writeText(path.join(dir, CONFIG_FILE), `${sortedJson(buildConfigJson(model), 2)}\n`);
+  await writeText(path.join(dir, MODEL_FILE.config), `${sortedJson(buildConfigJson(model), 2)}\n`);
   for (const [file, value, indent] of sentenceTransformersFiles(activationFn)) {
     await writeText(path.join(dir, file), JSON.stringify(value, null, indent));
   }
@@ -81,7 +78,7 @@ async function writeModelFiles(model: CrossEncoder, dir: string, modelId: string
   if (plot !== undefined) await writeText(path.join(dir, LOSS_PLOT_FILE), plot);
   // The card links the picture only when it was written here.
   const card = renderModelCard(model, { ...data, lossPlot: plot === undefined ? undefined : LOSS_PLOT_FILE }, { modelId });
-  await writeText(path.join(dir, README_FILE), card);
+  await writeText(path.join(dir, MODEL_FILE.readme), card);
 }
 
 /**
@@ -151,7 +148,7 @@ function sentenceTransformersFiles(activationFn: string): Array<[string, unknown
  * Transformers saves a `max_length` given at load time; reloading then gives the same length.
  */
 async function recordMaxLength(dir: string, maxLength: number): Promise<void> {
-  const file = path.join(dir, TOKENIZER_CONFIG_FILE);
+  const file = path.join(dir, MODEL_FILE.tokenizerConfig);
   const config = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
   if (config.model_max_length === maxLength) return;
   await writeText(file, `${JSON.stringify({ ...config, model_max_length: maxLength }, null, 2)}\n`);

@@ -8,6 +8,7 @@ import path from 'node:path';
 
 import { writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
 import { FileSystemError, ModelFormatError } from './errors.js';
+import { MODEL_FILE } from './model-files.js';
 
 /** The parts of tokenizer.json read here; everything else is passed through untouched. */
 export interface TokenizerJson {
@@ -35,10 +36,7 @@ export interface LoadedFiles {
 /** A piece of the pair template: special token ids, or sequence A (query) / B (document). */
 export type TemplatePiece = { ids: number[]; typeId: number } | { sequence: 'A' | 'B'; typeId: number };
 
-const TOKENIZER_FILE = 'tokenizer.json';
-const CONFIG_FILE = 'tokenizer_config.json';
-const SPECIAL_TOKENS_FILE = 'special_tokens_map.json';
-const VOCAB_FILE = 'vocab.txt';
+const { tokenizer: TOKENIZER_FILE, tokenizerConfig: TOKENIZER_CONFIG_FILE, specialTokensMap: SPECIAL_TOKENS_FILE, vocab: VOCAB_FILE } = MODEL_FILE;
 /** Hugging Face writes `int(1e30)` as `model_max_length` when it is unknown. */
 const VERY_LARGE_MAX_LENGTH = 1e12;
 
@@ -51,9 +49,9 @@ const VERY_LARGE_MAX_LENGTH = 1e12;
  */
 export async function readTokenizerFiles(dir: string): Promise<LoadedFiles> {
   const [tokenizerText, configText, specialText, vocabText] = await Promise.all(
-    [TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_FILE, VOCAB_FILE].map((file) => readOptional(dir, file)),
+    [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, SPECIAL_TOKENS_FILE, VOCAB_FILE].map((file) => readOptional(dir, file)),
   );
-  const configFile = path.join(dir, CONFIG_FILE);
+  const configFile = path.join(dir, TOKENIZER_CONFIG_FILE);
   const specialFile = path.join(dir, SPECIAL_TOKENS_FILE);
   const config = configText === undefined ? {} : parseJsonObject(configText, configFile);
   const specialMap = specialText === undefined ? {} : parseJsonObject(specialText, specialFile);
@@ -97,7 +95,7 @@ export async function writeTokenizerFiles(dir: string, files: Pick<LoadedFiles, 
     tokenizer_class: files.config.tokenizer_class ?? 'BertTokenizer',
   };
   await writeJsonAtomic(path.join(dir, TOKENIZER_FILE), json);
-  await writeJsonAtomic(path.join(dir, CONFIG_FILE), config);
+  await writeJsonAtomic(path.join(dir, TOKENIZER_CONFIG_FILE), config);
   await writeJsonAtomic(path.join(dir, SPECIAL_TOKENS_FILE), specialTokens);
   const vocab = vocabLines(json.model);
   if (vocab !== undefined) await writeFileAtomic(path.join(dir, VOCAB_FILE), vocab);

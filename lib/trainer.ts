@@ -43,6 +43,7 @@ import {
   type ResolvedTrainingArguments,
   resolveTrainingArguments,
 } from './training-arguments.js';
+import { MODEL_FILE } from './model-files.js';
 
 /** Options of {@link CrossEncoderTrainer}. */
 export interface CrossEncoderTrainerOptions {
@@ -185,7 +186,7 @@ export class CrossEncoderTrainer {
     }
 
     if (args.loadBestModelAtEnd && this.state.bestModelCheckpoint) {
-      await callNative(() => this.model.nativeModel.loadWeights(path.join(this.state.bestModelCheckpoint!, 'model.safetensors')));
+      await callNative(() => this.model.nativeModel.loadWeights(path.join(this.state.bestModelCheckpoint!, MODEL_FILE.safetensors)));
     }
     const runtime = (performance.now() - started) / 1000;
     const stepsRun = this.state.globalStep - firstStep;
@@ -357,7 +358,7 @@ export class CrossEncoderTrainer {
 
   private async resume(dir: string, trainer: NativeTrainer): Promise<void> {
     const saved = await readTrainerState(dir);
-    await callNative(() => this.model.nativeModel.loadWeights(path.join(dir, 'model.safetensors')));
+    await callNative(() => this.model.nativeModel.loadWeights(path.join(dir, MODEL_FILE.safetensors)));
     await callNative(() => trainer.loadState(dir));
     if (trainer.stepsTaken() !== saved.globalStep) {
       throw new InvalidArgumentError(

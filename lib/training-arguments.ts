@@ -4,10 +4,12 @@
  */
 import { InvalidArgumentError } from './errors.js';
 
-/** Learning-rate schedules (transformers' `lr_scheduler_type`). */
-export type LrSchedulerType = 'linear' | 'constant' | 'constant_with_warmup' | 'cosine';
-/** When to save checkpoints or evaluate. */
-export type IntervalStrategy = 'no' | 'steps' | 'epoch';
+/** Learning-rate schedules (transformers' `lr_scheduler_type`) the trainer implements. */
+export const LR_SCHEDULER_TYPES = ['linear', 'constant', 'constant_with_warmup', 'cosine'] as const;
+export type LrSchedulerType = (typeof LR_SCHEDULER_TYPES)[number];
+/** When to save checkpoints or evaluate (transformers' `IntervalStrategy`). */
+export const INTERVAL_STRATEGIES = ['no', 'steps', 'epoch'] as const;
+export type IntervalStrategy = (typeof INTERVAL_STRATEGIES)[number];
 
 /** Options of a training run; every field is optional and defaults as in Hugging Face's Trainer. */
 export interface CrossEncoderTrainingArguments {
@@ -111,8 +113,6 @@ const DEFAULTS: ResolvedTrainingArguments = {
 /** The argument names, for validation and for the CLI's flags. */
 export const TRAINING_ARGUMENT_NAMES = Object.keys(DEFAULTS) as (keyof CrossEncoderTrainingArguments)[];
 
-const SCHEDULERS: readonly LrSchedulerType[] = ['linear', 'constant', 'constant_with_warmup', 'cosine'];
-const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
 
 /** Fills defaults and validates; unknown names, wrong types and out-of-range values throw. */
 export function resolveTrainingArguments(args: CrossEncoderTrainingArguments = {}): ResolvedTrainingArguments {
@@ -149,13 +149,13 @@ export function resolveTrainingArguments(args: CrossEncoderTrainingArguments = {
   check(r.adamBeta1 >= 0 && r.adamBeta1 < 1, `adamBeta1 must be in [0, 1), got ${r.adamBeta1}`);
   check(r.adamBeta2 >= 0 && r.adamBeta2 < 1, `adamBeta2 must be in [0, 1), got ${r.adamBeta2}`);
   check(r.adamEpsilon > 0, `adamEpsilon must be > 0, got ${r.adamEpsilon}`);
-  check(SCHEDULERS.includes(r.lrSchedulerType), `lrSchedulerType must be one of ${SCHEDULERS.join(', ')}, got '${r.lrSchedulerType}'`);
+  check(LR_SCHEDULER_TYPES.includes(r.lrSchedulerType), `lrSchedulerType must be one of ${LR_SCHEDULER_TYPES.join(', ')}, got '${r.lrSchedulerType}'`);
   check(isInt(r.warmupSteps) && r.warmupSteps >= 0, `warmupSteps must be an integer ≥ 0, got ${r.warmupSteps}`);
   check(r.warmupRatio >= 0 && r.warmupRatio <= 1, `warmupRatio must be in [0, 1], got ${r.warmupRatio}`);
   check(Number.isFinite(r.maxGradNorm) && r.maxGradNorm >= 0, `maxGradNorm must be ≥ 0, got ${r.maxGradNorm}`);
   check(isInt(r.seed) && r.seed >= 0, `seed must be an integer ≥ 0, got ${r.seed}`);
-  check(STRATEGIES.includes(r.saveStrategy), `saveStrategy must be one of ${STRATEGIES.join(', ')}, got '${r.saveStrategy}'`);
-  check(STRATEGIES.includes(r.evalStrategy), `evalStrategy must be one of ${STRATEGIES.join(', ')}, got '${r.evalStrategy}'`);
+  check(INTERVAL_STRATEGIES.includes(r.saveStrategy), `saveStrategy must be one of ${INTERVAL_STRATEGIES.join(', ')}, got '${r.saveStrategy}'`);
+  check(INTERVAL_STRATEGIES.includes(r.evalStrategy), `evalStrategy must be one of ${INTERVAL_STRATEGIES.join(', ')}, got '${r.evalStrategy}'`);
   check(
     r.saveTotalLimit === undefined || (isInt(r.saveTotalLimit) && r.saveTotalLimit >= 1),
     `saveTotalLimit must be a positive integer, got ${r.saveTotalLimit}`,

@@ -1,8 +1,8 @@
 /** Training arguments as flags (`--learning-rate`), generated from one table. */
 import {
   type CrossEncoderTrainingArguments,
-  type IntervalStrategy,
-  type LrSchedulerType,
+  INTERVAL_STRATEGIES,
+  LR_SCHEDULER_TYPES,
   resolveTrainingArguments,
 } from '../training-arguments.js';
 import { kebabCase, type OptionSpec, type ValueKind } from './options.js';
@@ -19,8 +19,6 @@ type TrainingKind<T> =
         ? 'string'
         : readonly NonNullable<T>[];
 
-const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
-const LR_SCHEDULERS: readonly LrSchedulerType[] = ['linear', 'constant', 'constant_with_warmup', 'cosine'];
 
 /**
  * Every {@link CrossEncoderTrainingArguments} key but `outputDir` (which `--output` sets), with its
@@ -37,7 +35,7 @@ const TRAINING_ARGUMENT_KINDS: { readonly [K in TrainingKey]-?: TrainingKind<Cro
   adamBeta1: 'number',
   adamBeta2: 'number',
   adamEpsilon: 'number',
-  lrSchedulerType: LR_SCHEDULERS,
+  lrSchedulerType: LR_SCHEDULER_TYPES,
   warmupSteps: 'integer',
   warmupRatio: 'number',
   maxGradNorm: 'number',
@@ -46,11 +44,11 @@ const TRAINING_ARGUMENT_KINDS: { readonly [K in TrainingKey]-?: TrainingKind<Cro
   dataloaderDropLast: 'boolean',
   loggingSteps: 'integer',
   loggingFirstStep: 'boolean',
-  saveStrategy: STRATEGIES,
+  saveStrategy: INTERVAL_STRATEGIES,
   saveSteps: 'integer',
   saveTotalLimit: 'integer',
   disableTqdm: 'boolean',
-  evalStrategy: STRATEGIES,
+  evalStrategy: INTERVAL_STRATEGIES,
   evalSteps: 'integer',
   evalOnStart: 'boolean',
   loadBestModelAtEnd: 'boolean',
