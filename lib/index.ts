@@ -2,29 +2,29 @@
  * torch-crossencoder: fine-tune and serve CrossEncoder rerankers from Node.js on libtorch.
  * @packageDocumentation
  */
-export { CrossEncoder, DEFAULT_MODEL, predict } from './cross-encoder.js';
-export type { CrossEncoderOptions, Pair, PredictOptions, RankOptions, RankResult } from './cross-encoder.js';
-export type { Activation } from './activation.js';
-export type { SavePretrainedOptions } from './save-pretrained.js';
-export type { ModelCardData } from './model-card.js';
-export { downloadModel, hubCacheDir, resolveModelDirectory } from './hub.js';
-export type { HubOptions } from './hub.js';
-export { CrossEncoderTokenizer } from './tokenizer.js';
-export type { PairEncoding, TokenizedBatch } from './tokenizer.js';
+export { CrossEncoder, DEFAULT_MODEL, predict } from './model/cross-encoder.js';
+export type { CrossEncoderOptions, Pair, PredictOptions, RankOptions, RankResult } from './model/cross-encoder.js';
+export type { Activation } from './model/activation.js';
+export type { SavePretrainedOptions } from './model/save-pretrained.js';
+export type { ModelCardData } from './model/model-card.js';
+export { downloadModel, hubCacheDir, resolveModelDirectory } from './hub/hub.js';
+export type { HubOptions } from './hub/hub.js';
+export { CrossEncoderTokenizer } from './tokenizer/tokenizer.js';
+export type { PairEncoding, TokenizedBatch } from './tokenizer/tokenizer.js';
 
-export { CrossEncoderTrainer, train } from './trainer.js';
-export type { CrossEncoderTrainerOptions, TrainOptions, TrainOutput } from './trainer.js';
-export { resolveTrainingArguments, TRAINING_ARGUMENT_NAMES } from './training-arguments.js';
+export { CrossEncoderTrainer, train } from './training/trainer.js';
+export type { CrossEncoderTrainerOptions, TrainOptions, TrainOutput } from './training/trainer.js';
+export { resolveTrainingArguments, TRAINING_ARGUMENT_NAMES } from './training/training-arguments.js';
 export type {
   CrossEncoderTrainingArguments,
   IntervalStrategy,
   LrSchedulerType,
   ResolvedTrainingArguments,
-} from './training-arguments.js';
-export { BinaryCrossEntropyLoss, CrossEntropyLoss } from './losses.js';
-export type { CrossEncoderLoss } from './losses.js';
-export { EarlyStoppingCallback } from './callbacks.js';
-export type { CallbackEvent, StepOutput, TrainerCallback, TrainerControl, TrainerState } from './callbacks.js';
+} from './training/training-arguments.js';
+export { BinaryCrossEntropyLoss, CrossEntropyLoss } from './training/losses.js';
+export type { CrossEncoderLoss } from './training/losses.js';
+export { EarlyStoppingCallback } from './training/callbacks.js';
+export type { CallbackEvent, StepOutput, TrainerCallback, TrainerControl, TrainerState } from './training/callbacks.js';
 export { loadCsv, loadJsonl, toPairDataset, toRerankingSamples, trainTestSplit } from './datasets.js';
 export type { PairColumns, PairDataset, PairInput, PairRow, QueryGroup, TrainTestSplitOptions } from './datasets.js';
 export * from './evaluation/index.js';

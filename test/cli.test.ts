@@ -14,7 +14,7 @@ import { kebabCase, parseOptions, suggest } from '../lib/cli/options.js';
 import { shortestFloat32 } from '../lib/cli/output.js';
 import { trainingArgumentsFrom, trainingOptionSpecs } from '../lib/cli/training-options.js';
 import { UsageError } from '../lib/cli/usage-error.js';
-import { TRAINING_ARGUMENT_NAMES } from '../lib/training-arguments.js';
+import { TRAINING_ARGUMENT_NAMES } from '../lib/training/training-arguments.js';
 import { referencePredict, testModel } from './helpers/models.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

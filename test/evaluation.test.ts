@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { CrossEncoder } from '../lib/cross-encoder.js';
+import { CrossEncoder } from '../lib/model/cross-encoder.js';
 import { mulberry32, shuffledIndices } from '../lib/datasets.js';
 import { CrossEncoderError, InvalidArgumentError } from '../lib/errors.js';
 import { formatPythonFloat, type PairScorer, type PredictOptions } from '../lib/evaluation/evaluator.js';

@@ -11,12 +11,12 @@ import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { type Activation, ACTIVATION_CLASS_PATHS, activationFromClassPath } from '../lib/activation.js';
-import { readConfigJson, resolveActivation } from '../lib/config.js';
-import { CrossEncoder, type Pair } from '../lib/cross-encoder.js';
+import { type Activation, ACTIVATION_CLASS_PATHS, activationFromClassPath } from '../lib/model/activation.js';
+import { readConfigJson, resolveActivation } from '../lib/model/config.js';
+import { CrossEncoder, type Pair } from '../lib/model/cross-encoder.js';
 import { FileSystemError } from '../lib/errors.js';
-import { LOSS_PLOT_FILE } from '../lib/loss-plot.js';
-import { SENTENCE_TRANSFORMERS_VERSION, TRANSFORMERS_VERSION } from '../lib/save-pretrained.js';
+import { LOSS_PLOT_FILE } from '../lib/model/loss-plot.js';
+import { SENTENCE_TRANSFORMERS_VERSION, TRANSFORMERS_VERSION } from '../lib/model/save-pretrained.js';
 import { referencePredict, testModel, type TestModelName } from './helpers/models.js';
 import { PYTHON, REFERENCE_DIR } from './helpers/python.js';
 

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Tokenizer as RustTokenizer, type Encoding } from 'tokenizers';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { CrossEncoderTokenizer } from '../lib/tokenizer.js';
+import { CrossEncoderTokenizer } from '../lib/tokenizer/tokenizer.js';
 import { type GeneratedPair, generatePairs } from './helpers/pair-generator.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));

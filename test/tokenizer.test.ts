@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { InvalidArgumentError, ModelFormatError } from '../lib/errors.js';
-import { CrossEncoderTokenizer, longestFirstLengths, type PairEncoding } from '../lib/tokenizer.js';
+import { CrossEncoderTokenizer, longestFirstLengths, type PairEncoding } from '../lib/tokenizer/tokenizer.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const FIXTURE = path.join(root, 'test/fixtures/bert-base-uncased');

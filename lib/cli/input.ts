@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 
-import type { Pair } from '../cross-encoder.js';
+import type { Pair } from '../model/cross-encoder.js';
 import { loadCsv, loadJsonl, type PairDataset } from '../datasets.js';
 import { FileSystemError, InvalidArgumentError } from '../errors.js';
 import { flag } from './options.js';

@@ -4,7 +4,7 @@ import {
   INTERVAL_STRATEGIES,
   LR_SCHEDULER_TYPES,
   resolveTrainingArguments,
-} from '../training-arguments.js';
+} from '../training/training-arguments.js';
 import { kebabCase, type OptionSpec, type ValueKind } from './options.js';
 
 type TrainingKey = Exclude<keyof CrossEncoderTrainingArguments, 'outputDir'>;

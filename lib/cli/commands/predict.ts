@@ -1,5 +1,5 @@
 /** `crossencoder predict`: score (query, document) pairs from JSON lines, in chunks as they are read. */
-import type { Pair } from '../../cross-encoder.js';
+import type { Pair } from '../../model/cross-encoder.js';
 import { createProgress } from '../../progress.js';
 import { defineCommand } from '../command.js';
 import { parsePairLine, readLines } from '../input.js';

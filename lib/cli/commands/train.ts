@@ -1,8 +1,8 @@
 /** `crossencoder train`: fine-tune a model on labelled pairs with the library's trainer. */
 import path from 'node:path';
 
-import { train } from '../../trainer.js';
-import { resolveTrainingArguments } from '../../training-arguments.js';
+import { train } from '../../training/trainer.js';
+import { resolveTrainingArguments } from '../../training/training-arguments.js';
 import { defineCommand } from '../command.js';
 import { loadPairFile } from '../input.js';
 import { loadModel, MAX_LENGTH_OPTION, MODEL_OPTIONS } from '../model-options.js';

@@ -22,10 +22,10 @@ import {
   InvalidArgumentError,
   ModelFormatError,
   ModelNotFoundError,
-} from './errors.js';
-import { temporaryPath, writeFileAtomic } from './atomic-file.js';
-import { createProgress } from './progress.js';
-import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from './model-files.js';
+} from '../errors.js';
+import { temporaryPath, writeFileAtomic } from '../atomic-file.js';
+import { createProgress } from '../progress.js';
+import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../model/model-files.js';
 
 /** Options shared by {@link resolveModelDirectory} and {@link downloadModel}. */
 export interface HubOptions {

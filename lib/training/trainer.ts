@@ -8,7 +8,7 @@
 import { access, constants, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
-import { writeDirectoryAtomic, writeJsonAtomic } from './atomic-file.js';
+import { writeDirectoryAtomic, writeJsonAtomic } from '../atomic-file.js';
 import {
   bestMetricKey,
   type CallbackEvent,
@@ -27,23 +27,23 @@ import {
   TRAINING_ARGS_FILE,
   writeTrainerState,
 } from './checkpoints.js';
-import type { CrossEncoder } from './cross-encoder.js';
-import { type PairDataset, type PairInput, toPairDataset } from './datasets.js';
-import { FileSystemError, InvalidArgumentError } from './errors.js';
-import type { CrossEncoderEvaluator } from './evaluation/evaluator.js';
+import type { CrossEncoder } from '../model/cross-encoder.js';
+import { type PairDataset, type PairInput, toPairDataset } from '../datasets.js';
+import { FileSystemError, InvalidArgumentError } from '../errors.js';
+import type { CrossEncoderEvaluator } from '../evaluation/evaluator.js';
 import { type CrossEncoderLoss, defaultLoss } from './losses.js';
-import { writeLossPlot } from './loss-plot.js';
-import { callNative, native, type NativeLabelledBatch, type NativeTrainer } from './native.js';
+import { writeLossPlot } from '../model/loss-plot.js';
+import { callNative, native, type NativeLabelledBatch, type NativeTrainer } from '../native.js';
 import { ModelCardCallback } from './model-card-callback.js';
 import { ProgressCallback } from './progress-callback.js';
 import { batchesPerEpoch, epochBatches } from './sampler.js';
-import type { PairEncoding } from './tokenizer.js';
+import type { PairEncoding } from '../tokenizer/tokenizer.js';
 import {
   type CrossEncoderTrainingArguments,
   type ResolvedTrainingArguments,
   resolveTrainingArguments,
 } from './training-arguments.js';
-import { MODEL_FILE } from './model-files.js';
+import { MODEL_FILE } from '../model/model-files.js';
 
 /** Options of {@link CrossEncoderTrainer}. */
 export interface CrossEncoderTrainerOptions {

@@ -1,7 +1,7 @@
 /**
  * The activation applied to a cross-encoder's logits, as Sentence Transformers names and stores it.
  */
-import { ModelFormatError } from './errors.js';
+import { ModelFormatError } from '../errors.js';
 
 /** `sigmoid` maps one logit to (0, 1); `softmax` normalises several; `identity` keeps raw logits. */
 export type Activation = 'sigmoid' | 'identity' | 'softmax';

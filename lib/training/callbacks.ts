@@ -2,7 +2,7 @@
  * Trainer callbacks: hooks a training run calls at its events, with Hugging Face's state and
  * control objects, and the early-stopping callback of transformers.
  */
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { ResolvedTrainingArguments } from './training-arguments.js';
 
 /** The run's progress, as transformers' TrainerState (camelCase). */

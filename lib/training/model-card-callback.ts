@@ -4,9 +4,9 @@
  * The trainer always adds it.
  */
 import type { CallbackEvent, TrainerCallback } from './callbacks.js';
-import type { CrossEncoder } from './cross-encoder.js';
+import type { CrossEncoder } from '../model/cross-encoder.js';
 import type { CrossEncoderLoss } from './losses.js';
-import { LOSS_PLOT_FILE } from './loss-plot.js';
+import { LOSS_PLOT_FILE } from '../model/loss-plot.js';
 import { type ResolvedTrainingArguments, resolveTrainingArguments } from './training-arguments.js';
 
 /** What the callback reads of its trainer. */

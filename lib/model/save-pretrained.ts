@@ -14,13 +14,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { ACTIVATION_CLASS_PATHS } from './activation.js';
-import { writeDirectoryAtomic } from './atomic-file.js';
+import { writeDirectoryAtomic } from '../atomic-file.js';
 import type { ConfigJson } from './config.js';
 import type { CrossEncoder } from './cross-encoder.js';
-import { FileSystemError, InvalidArgumentError } from './errors.js';
+import { FileSystemError, InvalidArgumentError } from '../errors.js';
 import { LOSS_PLOT_FILE, renderLossPlot } from './loss-plot.js';
 import { labelNames, renderModelCard } from './model-card.js';
-import { callNative, native } from './native.js';
+import { callNative, native } from '../native.js';
 import { MODEL_FILE } from './model-files.js';
 
 /** Options of {@link savePretrained}. */

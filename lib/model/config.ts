@@ -6,8 +6,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { type Activation, activationFromClassPath } from './activation.js';
-import { InvalidArgumentError, ModelFormatError } from './errors.js';
-import type { NativeBertConfig } from './native.js';
+import { InvalidArgumentError, ModelFormatError } from '../errors.js';
+import type { NativeBertConfig } from '../native.js';
 import { MODEL_FILE } from './model-files.js';
 
 /** The `model_type` values this package can run. */

@@ -4,7 +4,7 @@
  * on stderr. The trainer adds it unless `disableTqdm` is set.
  */
 import type { CallbackEvent, StepOutput, TrainerCallback } from './callbacks.js';
-import { createProgress, type Progress } from './progress.js';
+import { createProgress, type Progress } from '../progress.js';
 
 export class ProgressCallback implements TrainerCallback {
   private progress: Progress | undefined;

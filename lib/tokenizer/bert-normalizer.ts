@@ -5,7 +5,7 @@
  */
 import * as tokenizers from '@huggingface/tokenizers';
 
-import { ModelFormatError } from './errors.js';
+import { ModelFormatError } from '../errors.js';
 
 /**
  * The base classes of `@huggingface/tokenizers` extended here, typed by hand: the package's .d.ts

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 /** The file name `savePretrained` and the trainer give the picture. */
 export const LOSS_PLOT_FILE = 'training_loss.svg';

@@ -10,7 +10,7 @@
 import * as tokenizers from '@huggingface/tokenizers';
 
 import { RustBertPreTokenizer, rustBertNormalizer } from './bert-normalizer.js';
-import { InvalidArgumentError, ModelFormatError } from './errors.js';
+import { InvalidArgumentError, ModelFormatError } from '../errors.js';
 import {
   isWordPiece,
   pairTemplate,

@@ -2,7 +2,7 @@
  * The order a training epoch visits rows in, drawn as Sentence Transformers' CrossEncoderTrainer
  * draws it, so a run here trains on the same batches as the Python one.
  */
-import { native } from './native.js';
+import { native } from '../native.js';
 
 /**
  * Row indices of each batch of `epoch` (0-based): consecutive chunks of

@@ -14,13 +14,13 @@ import {
   resolveNumLabels,
   toNativeConfig,
 } from './config.js';
-import { InvalidArgumentError, ModelFormatError } from './errors.js';
-import { type HubOptions, resolveModelDirectory } from './hub.js';
-import { callNative, callNativeSync, native, type NativeModel } from './native.js';
-import { createProgress } from './progress.js';
+import { InvalidArgumentError, ModelFormatError } from '../errors.js';
+import { type HubOptions, resolveModelDirectory } from '../hub/hub.js';
+import { callNative, callNativeSync, native, type NativeModel } from '../native.js';
+import { createProgress } from '../progress.js';
 import type { ModelCardData } from './model-card.js';
 import { savePretrained, type SavePretrainedOptions } from './save-pretrained.js';
-import { CrossEncoderTokenizer, type PairEncoding } from './tokenizer.js';
+import { CrossEncoderTokenizer, type PairEncoding } from '../tokenizer/tokenizer.js';
 import { MODEL_FILE, WEIGHT_FILES } from './model-files.js';
 
 /** The model `fromPretrained()` loads when given no name. */

@@ -2,7 +2,7 @@
  * CrossEncoderTrainingArguments: Hugging Face TrainingArguments in camelCase, with the same
  * defaults, and the checks that make a typo or a nonsense value an error before training starts.
  */
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** Learning-rate schedules (transformers' `lr_scheduler_type`) the trainer implements. */
 export const LR_SCHEDULER_TYPES = ['linear', 'constant', 'constant_with_warmup', 'cosine'] as const;
