@@ -12,10 +12,10 @@ import {
   readConfigJson,
   resolveActivation,
   resolveNumLabels,
-  toNativeConfig,
 } from './config.js';
+import { modelFamily } from './families/index.js';
 import { InvalidArgumentError, ModelFormatError } from '../errors.js';
-import { type HubOptions, resolveModelDirectory } from '../hub/hub.js';
+import { type HubOptions, resolveModelDirectory } from '../hub/index.js';
 import { callNative, callNativeSync, native, type NativeModel } from '../native.js';
 import { createProgress } from '../progress.js';
 import type { ModelCardData } from './model-card.js';
@@ -161,7 +161,7 @@ export class CrossEncoder {
   ): Promise<CrossEncoder> {
     if (options.activation !== undefined) checkActivation(options.activation, 'options.activation');
     const numLabels = resolveNumLabels(config, options.numLabels);
-    const nativeConfig = toNativeConfig(config, numLabels, configFile);
+    const nativeConfig = modelFamily(config, configFile).nativeConfig(config, numLabels, configFile);
     const tokenizer = await CrossEncoderTokenizer.fromDirectory(modelPath);
     const maxLength = resolveMaxLength(options.maxLength, tokenizer.modelMaxLength, nativeConfig.max_position_embeddings);
     const activation = options.activation ?? resolveActivation(config, numLabels, configFile);
