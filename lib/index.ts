@@ -7,8 +7,8 @@ export type { CrossEncoderOptions, Pair, PredictOptions, RankOptions, RankResult
 export type { Activation } from './model/activation.js';
 export type { SavePretrainedOptions } from './model/save-pretrained.js';
 export type { ModelCardData } from './model/model-card.js';
-export { downloadModel, hubCacheDir, resolveModelDirectory } from './hub/hub.js';
-export type { HubOptions } from './hub/hub.js';
+export { downloadModel, hubCacheDir, resolveModelDirectory } from './hub/index.js';
+export type { HubOptions } from './hub/index.js';
 export { CrossEncoderTokenizer } from './tokenizer/tokenizer.js';
 export type { PairEncoding, TokenizedBatch } from './tokenizer/tokenizer.js';
 

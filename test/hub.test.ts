@@ -7,7 +7,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileSystemError, InvalidArgumentError, ModelFormatError, ModelNotFoundError } from '../lib/errors.js';
-import { downloadModel, hubCacheDir, resolveModelDirectory } from '../lib/hub/hub.js';
+import { downloadModel, hubCacheDir, resolveModelDirectory } from '../lib/hub/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // A fake Hugging Face hub: `/resolve/` answers like huggingface.co (X-Repo-Commit, ETag = git
