@@ -1,38 +1,35 @@
 /**
  * The benchmark's printed report: Markdown tables (readable in a terminal, pasteable into
- * BENCHMARKS.md) with both sides, their ratio, FLOP/s against the measured sgemm peak, and RSS.
+ * BENCHMARKS.md). First what each workload computes, then every thread setting tried on each
+ * side, then both sides at their best with a ratio for every figure, FLOP/s against the measured
+ * sgemm peak, and RSS.
  */
+import type { Comparison, MatrixRow, Trial } from './compare.js';
 import type { CorpusSizes } from './corpus.js';
-import { type BatchStats, TRAIN_FLOPS_PER_FORWARD, type Workload, type WorkerResult } from './workloads.js';
-
-export interface Measurement {
-  /** Which thread settings this row ran with. */
-  config: string;
-  workload: Workload;
-  ours: WorkerResult;
-  torch?: WorkerResult;
-}
-
-/** Best float32 torch.mm throughput (FLOP/s) of a size³ product. */
-export interface Peaks {
-  size: number;
-  oneThread: number;
-  twoThreads: number;
-}
+import type { ThreadSetting } from './settings.js';
+import type { Peaks } from './workers.js';
+import {
+  type BatchStats,
+  headline,
+  type ModelShape,
+  percentile,
+  PREDICT_BATCH_SIZE,
+  shapeStats,
+  TRAIN_FLOPS_PER_FORWARD,
+  type Workload,
+  type WorkerResult,
+} from './workloads.js';
 
 export interface ReportInput {
   machine: string;
+  shape: ModelShape;
   sizes: CorpusSizes;
+  /** Whole batches as predict forms them. */
   stats: Record<Workload, BatchStats>;
   peaks?: Peaks;
-  measurements: Measurement[];
+  comparisons: Comparison[];
+  matrix: MatrixRow[];
   quick: boolean;
-}
-
-/** Nearest-rank percentile. */
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 const MiB = (kib: number) => kib / 1024;
@@ -44,110 +41,217 @@ interface Row {
   ours: number;
   torch?: number;
   digits: number;
-  /** 'higher': ours / PyTorch (throughput); 'lower': PyTorch / ours (latency, memory). */
+  /** 'higher': ours / PyTorch (throughput, FLOP/s); 'lower': PyTorch / ours (latency, memory, work). */
   better: 'higher' | 'lower' | 'none';
 }
 
 function ratio(row: Row): string {
-  if (row.torch === undefined || row.better === 'none') return '';
+  if (row.torch === undefined || row.better === 'none' || !Number.isFinite(row.ours) || !Number.isFinite(row.torch)) return '';
   const value = row.better === 'higher' ? row.ours / row.torch : row.torch / row.ours;
   return `${value.toFixed(2)}×`;
 }
 
-function threadsText(result: WorkerResult): string {
-  return `intra-op ${result.threads.intraOp}, OpenBLAS ${result.threads.blas}, OMP_WAIT_POLICY ${result.threads.waitPolicy}`;
+/** A setting's name, with the threads the worker reported when the name does not say them. */
+function settingText(setting: ThreadSetting, result: WorkerResult): string {
+  if (setting.expects) return setting.name;
+  return `${setting.name} (intra-op ${result.threads.intraOp}, OpenBLAS ${result.threads.blas}, OMP_WAIT_POLICY ${result.threads.waitPolicy})`;
 }
 
-function flopsOf(workload: Workload, stats: BatchStats): number {
-  return workload === 'train' ? stats.flops * TRAIN_FLOPS_PER_FORWARD : stats.flops;
+/** Matmul FLOPs of the forwards a run executed (training: ×3 for the backward). */
+function work(shape: ModelShape, result: WorkerResult) {
+  const stats = shapeStats(shape, result.forwards.measured.flat());
+  return { ...stats, flops: result.workload === 'train' ? stats.flops * TRAIN_FLOPS_PER_FORWARD : stats.flops };
 }
 
-function rowsOf(m: Measurement, stats: BatchStats, peak: number | undefined): Row[] {
-  const flops = flopsOf(m.workload, stats);
-  const gflops = (r: WorkerResult) => flops / r.seconds / 1e9;
+/** The peak the % column is taken against: the best sgemm the machine ran, any thread count. */
+const peakOf = (peaks: Peaks | undefined) => (peaks ? Math.max(peaks.oneThread, peaks.twoThreads) : undefined);
+
+function rowsOf(workload: Workload, ours: WorkerResult, torch: WorkerResult | undefined, shape: ModelShape, peak: number | undefined): Row[] {
+  const gflops = (r: WorkerResult) => work(shape, r).flops / r.seconds / 1e9;
   const rows: Row[] = [];
-  if (m.workload === 'rank') {
+  if (workload === 'rank') {
     const ms = (r: WorkerResult | undefined, p: number) => (r?.latencies ? percentile(r.latencies, p) * 1000 : undefined);
-    rows.push({ label: 'rank 1×20 latency p50 (ms)', ours: ms(m.ours, 50)!, torch: ms(m.torch, 50), digits: 1, better: 'lower' });
-    rows.push({ label: 'rank 1×20 latency p99 (ms)', ours: ms(m.ours, 99)!, torch: ms(m.torch, 99), digits: 1, better: 'lower' });
+    rows.push({ label: 'rank 1×20 latency p50 (ms)', ours: ms(ours, 50)!, torch: ms(torch, 50), digits: 1, better: 'lower' });
+    rows.push({ label: 'rank 1×20 latency p99 (ms)', ours: ms(ours, 99)!, torch: ms(torch, 99), digits: 1, better: 'lower' });
   } else {
-    const label = m.workload === 'predict' ? 'predict throughput (pairs/s)' : 'train throughput (pairs/s)';
+    const label = workload === 'predict' ? 'predict throughput (pairs/s)' : 'train throughput (pairs/s)';
     const rate = (r: WorkerResult) => r.pairs / r.seconds;
-    rows.push({ label, ours: rate(m.ours), torch: m.torch && rate(m.torch), digits: 1, better: 'higher' });
+    rows.push({ label, ours: rate(ours), torch: torch && rate(torch), digits: 1, better: 'higher' });
   }
-  rows.push({ label: '  matmul GFLOP/s', ours: gflops(m.ours), torch: m.torch && gflops(m.torch), digits: 1, better: 'higher' });
+  const tokens = (r: WorkerResult) => work(shape, r).paddedTokens;
+  rows.push({ label: '  padded tokens run', ours: tokens(ours), torch: torch && tokens(torch), digits: 0, better: 'lower' });
+  rows.push({ label: '  matmul GFLOP/s', ours: gflops(ours), torch: torch && gflops(torch), digits: 1, better: 'higher' });
   if (peak !== undefined) {
     const share = (r: WorkerResult) => (100 * gflops(r) * 1e9) / peak;
-    rows.push({ label: '  % of sgemm peak', ours: share(m.ours), torch: m.torch && share(m.torch), digits: 1, better: 'none' });
+    rows.push({ label: '  % of sgemm peak', ours: share(ours), torch: torch && share(torch), digits: 1, better: 'higher' });
   }
-  rows.push({ label: '  peak RSS (MiB)', ours: MiB(m.ours.maxRssKiB), torch: m.torch && MiB(m.torch.maxRssKiB), digits: 0, better: 'lower' });
-  if (m.workload === 'train') {
+  rows.push({ label: '  peak RSS (MiB)', ours: MiB(ours.maxRssKiB), torch: torch && MiB(torch.maxRssKiB), digits: 0, better: 'lower' });
+  const busy = (r: WorkerResult) => 100 * (r.interference ?? Number.NaN);
+  rows.push({ label: "  other processes' CPU (%)", ours: busy(ours), torch: torch && busy(torch), digits: 0, better: 'none' });
+  if (workload === 'train') {
     const growth = (r: WorkerResult) => {
       const rss = r.rssPerStepKiB ?? [];
       return rss.length > 5 ? MiB(rss[rss.length - 1] - rss[4]) : Number.NaN;
     };
-    rows.push({ label: '  RSS growth, step 5 → last (MiB)', ours: growth(m.ours), torch: m.torch && growth(m.torch), digits: 1, better: 'none' });
-    rows.push({ label: '  mean training loss', ours: m.ours.meanLoss ?? Number.NaN, torch: m.torch?.meanLoss, digits: 4, better: 'none' });
+    rows.push({ label: '  RSS growth, step 5 → last (MiB)', ours: growth(ours), torch: torch && growth(torch), digits: 1, better: 'none' });
+    rows.push({ label: '  mean training loss', ours: ours.meanLoss ?? Number.NaN, torch: torch?.meanLoss, digits: 4, better: 'none' });
   }
   return rows;
 }
 
-function table(header: string[], rows: string[][]): string {
+/** A Markdown table; `text` names the left-aligned columns (default: the first), figures are right-aligned. */
+function table(header: string[], rows: string[][], text: readonly string[] = [header[0]]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`;
-  return [line(header), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n');
+  const left = (i: number) => text.includes(header[i]);
+  const line = (cells: string[]) => `| ${cells.map((cell, i) => (left(i) ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`;
+  const rule = widths.map((w, i) => (left(i) ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|');
+  return [line(header), `|${rule}|`, ...rows.map(line)].join('\n');
 }
 
-function workloadTable(stats: Record<Workload, BatchStats>, sizes: CorpusSizes): string {
-  const rows = (Object.keys(stats) as Workload[]).map((workload) => {
-    const s = stats[workload];
-    const flops = flopsOf(workload, s);
+const comparisonTable = (rows: Row[]) =>
+  table(
+    ['figure', 'ours', 'PyTorch', 'ratio'],
+    rows.map((row) => [row.label, fixed(row.ours, row.digits), fixed(row.torch, row.digits), ratio(row)]),
+  );
+
+function workloadTable(input: ReportInput): string {
+  const runs = new Map(input.comparisons.map((c) => [c.workload, c.best.ours]));
+  const percent = (padded: number, real: number) => `${((100 * (padded - real)) / padded).toFixed(1)}%`;
+  const rows = (Object.keys(input.stats) as Workload[]).map((workload) => {
+    const s = input.stats[workload];
+    const factor = workload === 'train' ? TRAIN_FLOPS_PER_FORWARD : 1;
+    const run = runs.get(workload);
+    const ran = run && work(input.shape, run);
     return [
       workload,
       String(s.pairs),
       String(s.batches),
       (s.realTokens / s.pairs).toFixed(1),
       String(s.paddedTokens),
-      `${((100 * (s.paddedTokens - s.realTokens)) / s.paddedTokens).toFixed(1)}%`,
-      (flops / 1e9).toFixed(0),
+      percent(s.paddedTokens, s.realTokens),
+      ((s.flops * factor) / 1e9).toFixed(0),
+      ran ? String(ran.forwards) : '—',
+      ran ? String(ran.paddedTokens) : '—',
+      ran ? percent(ran.paddedTokens, s.realTokens) : '—',
+      ran ? (ran.flops / 1e9).toFixed(0) : '—',
     ];
   });
-  const note =
-    `predict: ${sizes.predictPairs} pairs, batch 32, length-sorted. rank: ${sizes.rankRepeats} calls of 1 query × ${sizes.rankDocuments} documents. ` +
-    `train: ${sizes.trainSteps} steps of batch ${sizes.trainBatchSize}, BCE, AdamW, seeded shuffle (no length sorting, as the trainer). ` +
-    `GFLOP: matmuls over the padded tokens (attention included); training counts 3 forwards per step.`;
-  return `${table(['workload', 'pairs', 'batches', 'tokens/pair', 'padded tokens', 'padding', 'GFLOP'], rows)}\n\n${note}`;
+  const { sizes } = input;
+  const note = [
+    `predict: ${sizes.predictPairs} pairs, batch ${PREDICT_BATCH_SIZE}, length-sorted. rank: ${sizes.rankRepeats} calls of 1 query × ${sizes.rankDocuments} documents. ` +
+      `train: ${sizes.trainSteps} steps of batch ${sizes.trainBatchSize}, BCE, AdamW, seeded shuffle (no length sorting, as the trainer).`,
+    'GFLOP: matmuls (attention included, element-wise work not) over padded shapes; training counts 3 forwards per step. ' +
+      '"whole": each batch as one forward. "as run": the forwards our predict cut each batch into (about 1024 padded tokens each ' +
+      'unless TORCH_CROSSENCODER_FORWARD_TOKENS says otherwise), ' +
+      'recorded by our worker; the PyTorch side is given the same forwards and reports the shapes it ran, checked equal, ' +
+      'so both sides compute the same FLOPs and the GFLOP/s below count those.',
+  ].join('\n');
+  const header = ['workload', 'pairs', 'batches', 'tokens/pair', 'whole: padded tokens', 'padding', 'GFLOP', 'as run: forwards', 'padded tokens', 'padding', 'GFLOP'];
+  return `${table(header, rows)}\n\n${note}`;
+}
+
+/** Every setting tried, each side's best marked, with its distance from that best. */
+function trialsTable(comparisons: readonly Comparison[]): string {
+  const rows: string[][] = [];
+  for (const c of comparisons) {
+    const sides: Array<[string, Trial[], WorkerResult | undefined, ThreadSetting | undefined]> = [
+      ['ours', c.ours, c.best.ours, c.bestSetting.ours],
+      ['PyTorch', c.torch, c.best.torch, c.bestSetting.torch],
+    ];
+    for (const [side, trials, best, bestSetting] of sides) {
+      for (const t of trials) {
+        if (!t.result || !best) {
+          rows.push([c.workload, side, t.setting.name, '—', '', `skipped: ${t.skipped}`]);
+          continue;
+        }
+        const h = headline(t.result);
+        const b = headline(best);
+        const relative = h.better === 'higher' ? h.value / b.value : b.value / h.value;
+        const busy = 100 * (t.result.interference ?? 0);
+        rows.push([
+          c.workload,
+          side,
+          t.setting.name,
+          h.text,
+          t.setting.name === bestSetting?.name ? 'best' : `${relative.toFixed(2)}× of best`,
+          busy > 5 ? `other processes used ${busy.toFixed(0)}% of the CPUs` : '',
+        ]);
+      }
+    }
+  }
+  return table(['workload', 'side', 'thread setting', 'figure', 'vs best', 'note'], rows, ['workload', 'side', 'thread setting', 'note']);
+}
+
+/** PyTorch at its best setting on whole batches of 32: what a Sentence Transformers user runs. */
+function wholeBatchRows(c: Comparison, shape: ModelShape, peak: number | undefined): Row[] {
+  if (!c.torchWholeBatches) return [];
+  return rowsOf(c.workload, c.best.ours, c.torchWholeBatches, shape, peak).filter((row) => !row.label.includes('other processes'));
 }
 
 export function formatReport(input: ReportInput): string {
   const out: string[] = [];
+  const peak = peakOf(input.peaks);
   out.push(`machine: ${input.machine}`);
-  const first = input.measurements[0]?.ours;
-  if (first) out.push(`libtorch ${first.torchVersion}, BLAS ${first.blas}; PyTorch side: ${input.measurements[0]?.torch?.torchVersion ?? 'not run'}`);
+  const first = input.comparisons[0]?.best;
+  if (first) out.push(`libtorch ${first.ours.torchVersion}, BLAS ${first.ours.blas}; PyTorch side: ${first.torch?.torchVersion ?? 'not run'}`);
   if (input.peaks) {
     const { size, oneThread, twoThreads } = input.peaks;
-    out.push(`sgemm peak (torch.mm ${size}³ float32): ${(oneThread / 1e9).toFixed(1)} GFLOP/s with 1 OpenBLAS thread, ${(twoThreads / 1e9).toFixed(1)} GFLOP/s with 2 (the % column uses the latter)`);
+    out.push(
+      `sgemm peak (torch.mm ${size}³ float32, best of before and after the workloads): ${(oneThread / 1e9).toFixed(1)} GFLOP/s with 1 OpenBLAS thread, ` +
+        `${(twoThreads / 1e9).toFixed(1)} GFLOP/s with 2; the % rows use the higher`,
+    );
   }
   if (input.quick) out.push('--quick: small sizes, a smoke test; do not compare these figures with a full run.');
-  out.push('', workloadTable(input.stats, input.sizes), '');
+  out.push('', '### Workloads', '', workloadTable(input), '');
 
-  const configs = [...new Set(input.measurements.map((m) => m.config))];
-  for (const config of configs) {
-    const measurements = input.measurements.filter((m) => m.config === config);
-    out.push(`### ${config}`);
-    for (const m of measurements) {
-      out.push(`- ${m.workload}: ours ${threadsText(m.ours)}${m.torch ? `; PyTorch ${threadsText(m.torch)}` : ''}`);
-    }
-    const rows = measurements.flatMap((m) => rowsOf(m, input.stats[m.workload], input.peaks?.twoThreads));
+  out.push(
+    '### Thread settings tried',
+    '',
+    'Each in a fresh process; the best run of each side (highest throughput, lowest rank p50) is the one compared below.',
+    '',
+    trialsTable(input.comparisons),
+    '',
+  );
+
+  out.push('### Each side at its best', '');
+  for (const c of input.comparisons) {
+    const torch = c.best.torch && c.bestSetting.torch ? `; PyTorch: ${settingText(c.bestSetting.torch, c.best.torch)}` : '';
+    out.push(`- ${c.workload}: ours: ${settingText(c.bestSetting.ours, c.best.ours)}${torch}`);
+  }
+  out.push('', comparisonTable(input.comparisons.flatMap((c) => rowsOf(c.workload, c.best.ours, c.best.torch, input.shape, peak))), '');
+
+  const whole = input.comparisons.flatMap((c) => wholeBatchRows(c, input.shape, peak));
+  if (whole.length > 0) {
     out.push(
+      `### PyTorch in whole batches of ${PREDICT_BATCH_SIZE}`,
       '',
-      table(
-        ['figure', 'ours', 'PyTorch', 'ratio'],
-        rows.map((row) => [row.label, fixed(row.ours, row.digits), fixed(row.torch, row.digits), ratio(row)]),
-      ),
+      `As Sentence Transformers runs predict: each batch one forward, at PyTorch's best setting above; ours as above.`,
+      '',
+      comparisonTable(whole),
       '',
     );
   }
-  out.push('ratio: > 1 means ours is better — ours/PyTorch for throughput and FLOP/s, PyTorch/ours for latency and RSS.');
+
+  const settings = [...new Set(input.matrix.map((m) => m.setting))];
+  for (const setting of settings) {
+    const rows = input.matrix.filter((m) => m.setting === setting);
+    out.push(`### --matrix: ${setting}, both sides`, '', comparisonTable(rows.flatMap((m) => rowsOf(m.workload, m.ours, m.torch, input.shape, peak))), '');
+  }
+
+  out.push('ratio: > 1 means ours is better: ours/PyTorch for throughput and FLOP/s, PyTorch/ours for latency, RSS and padded tokens.');
+  const all = [
+    ...input.comparisons.flatMap((c) => [...c.ours, ...c.torch].map((t) => t.result)),
+    ...input.comparisons.map((c) => c.torchWholeBatches),
+    ...input.matrix.flatMap((m) => [m.ours, m.torch]),
+  ].filter((r): r is WorkerResult => r !== undefined);
+  if (all.some((r) => (r.interference ?? 0) > 0.05)) {
+    out.push("warning: other processes used over 5% of the CPUs during some runs (see \"other processes' CPU\" and the notes): those figures are disturbed; rerun on a quiet machine, or with --repeat.");
+  }
+  if (input.peaks && input.peaks.twoThreads < 1.5 * input.peaks.oneThread) {
+    out.push('warning: 2 OpenBLAS threads ran sgemm less than 1.5× as fast as 1: a core was busy while the peak was measured, so the % rows are overstated.');
+  }
+  if (peak !== undefined && all.some((r) => work(input.shape, r).flops / r.seconds > peak)) {
+    out.push('warning: a run exceeded the measured sgemm peak: the peak was measured while the machine was busy; rerun on a quiet machine.');
+  }
   return out.join('\n');
 }

@@ -2,28 +2,43 @@
  * `npm run bench`: our CrossEncoder against the plain PyTorch reference (test/reference, same
  * libtorch, same weights, same token ids), on the generated MiniLM-L6-shaped model and a seeded
  * synthetic corpus. Every measurement runs in a fresh child process (its peak RSS is its own),
- * after a warm-up, ours then PyTorch's, one at a time.
+ * after a warm-up, one at a time. Each side runs each workload at each of its thread settings
+ * (bench/settings.ts) and its best run is compared; PyTorch runs the forwards ours ran
+ * (bench/forwards.ts), and once more in whole batches (bench/compare.ts).
  *
  *     npm run bench [-- --quick] [-- --matrix] [-- --no-python] [-- --workloads predict,rank]
- *                   [-- --json FILE]
+ *                   [-- --repeat N] [-- --json FILE]
  *
  * --quick      small sizes (a smoke test; the figures are not comparable with the full run)
- * --matrix     also every combination of intra-op threads {1,2} × OpenBLAS threads {1,2}
+ * --matrix     also every combination of intra-op threads {1,2} × OpenBLAS threads {1,2}, the
+ *              same on both sides, and training with libgomp's default wait policy in PyTorch
  * --no-python  our side only (also the fallback when /usr/bin/python3 has no torch)
+ * --repeat N   runs each measurement N times and keeps the best (for a shared, noisy machine)
  * --json FILE  writes every raw result there
+ * --prepare    writes the corpus, the PyTorch inputs and the bundled worker to bench/.cache and
+ *              stops: for profiling one side by hand, e.g.
+ *              perf record -g node bench/.cache/worker.mjs predict bench/.cache/corpus-predict.json test/.models/minilm-l6
+ *              OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 bench/torch_worker.py \
+ *                predict bench/.cache/torch-predict.json bench/.cache/forwards-predict-whole.json
  */
+// First, so that it captures the user's environment before lib/native.ts (imported below) fills
+// in thread variables: the workers must start from the user's.
 import { userThreadSettings, workerEnv } from './environment.js';
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import { CrossEncoderTokenizer, type PairEncoding } from '../lib/tokenizer.js';
-import { epochBatches } from '../lib/sampler.js';
+import { CrossEncoderTokenizer, type PairEncoding } from '../lib/tokenizer/tokenizer.js';
+import { epochBatches } from '../lib/training/sampler.js';
+import { compare, compareAt, type Comparison, type MatrixRow } from './compare.js';
 import { buildCorpus, type BenchPair, type Corpus, type CorpusSizes, vocabularyWords } from './corpus.js';
-import { formatReport, type Measurement, type Peaks } from './report.js';
+import { wholeBatchPlan } from './forwards.js';
+import { CACHE, corpusFile, MODEL_DIR, MODELS, planFile, PYTHON, ROOT, torchFile, WORKER_BUNDLE } from './paths.js';
+import { formatReport } from './report.js';
+import { matrixSettings, oursSettings, torchSettings } from './settings.js';
+import { bundleWorker, type Peaks, sgemmPeaks } from './workers.js';
 import {
   batchStats,
   type BatchStats,
@@ -37,17 +52,12 @@ import {
   TRAIN_BATCH_SIZE,
   TRAIN_SEED,
   TRAIN_WARMUP_STEPS,
+  type TorchScoringSpec,
   type TorchWorkloadFile,
   type Workload,
   WORKLOADS,
-  type WorkerResult,
 } from './workloads.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CACHE = path.join(ROOT, 'bench', '.cache');
-const MODELS = path.join(ROOT, 'test', '.models');
-const MODEL_DIR = path.join(MODELS, 'minilm-l6');
-const PYTHON = '/usr/bin/python3';
 const CORPUS_SEED = 20261127;
 const SGEMM_SIZE = 2048;
 const LEARNING_RATE = 5e-5;
@@ -62,16 +72,24 @@ interface Options {
   python: boolean;
   workloads: Workload[];
   json?: string;
+  prepareOnly: boolean;
+  /** Runs of each measurement; the best is kept. */
+  repeat: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { quick: false, matrix: false, python: true, workloads: [...WORKLOADS] };
+  const options: Options = { quick: false, matrix: false, python: true, workloads: [...WORKLOADS], prepareOnly: false, repeat: 1 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
     else if (arg === '--matrix') options.matrix = true;
     else if (arg === '--no-python') options.python = false;
     else if (arg === '--json') options.json = argv[++i];
+    else if (arg === '--prepare') options.prepareOnly = true;
+    else if (arg === '--repeat') {
+      options.repeat = Number(argv[++i]);
+      if (!Number.isInteger(options.repeat) || options.repeat < 1) throw new Error('--repeat needs a positive integer');
+    }
     else if (arg === '--workloads') {
       const names = (argv[++i] ?? '').split(',');
       const unknown = names.filter((name) => !(WORKLOADS as readonly string[]).includes(name));
@@ -129,9 +147,12 @@ function ensureModels(torchMissing: string | undefined): void {
 
 interface Plan {
   corpus: Corpus;
+  /** Whole batches as predict forms them (before our forward splitting). */
   stats: Record<Workload, BatchStats>;
-  /** Stats of one rank call (FLOPs per call, for the latency roofline). */
+  /** The model's config.json shape fields, for the FLOP counts. */
   shape: ModelShape;
+  /** predict's and rank's calls as the PyTorch worker reads them. */
+  scoring: Record<'predict' | 'rank', TorchScoringSpec>;
 }
 
 function writeJson(file: string, value: unknown): void {
@@ -147,14 +168,15 @@ async function prepare(sizes: CorpusSizes): Promise<Plan> {
   const encode = (rows: readonly { query: string; document: string }[]): PairEncoding[] =>
     rows.map((row) => tokenizer.encodePair(row.query, row.document, maxLength));
   const pick = (encodings: readonly PairEncoding[], batch: readonly number[]): EncodedPair[] => batch.map((i) => encodedPair(encodings[i]));
+  // One predict (or rank) call: its pairs in the order CrossEncoder.predict sorts them, longest first.
+  const sortedCall = (encodings: readonly PairEncoding[]) => pick(encodings, predictBatches(encodings, PREDICT_BATCH_SIZE).flat());
 
   // predict: length-sorted batches of 32, as CrossEncoder.predict forms them.
   const predictEncodings = encode(corpus.predict);
   const warmupEncodings = encode(corpus.warmup);
   const predict = predictBatches(predictEncodings, PREDICT_BATCH_SIZE);
-  const predictWarmup = predictBatches(warmupEncodings, PREDICT_BATCH_SIZE);
 
-  // rank: one batch per call, the query's documents longest first.
+  // rank: one predict call per query, its documents longest first.
   const rankCalls = corpus.rank.map((call) => encode(call.documents.map((document) => ({ query: call.query, document }))));
   const rankWarmupDocuments = corpus.warmup.slice(0, sizes.rankDocuments).map((row) => row.document);
   const rankWarmup = corpus.warmup
@@ -168,7 +190,7 @@ async function prepare(sizes: CorpusSizes): Promise<Plan> {
   const labels = (rows: readonly BenchPair[], batches: number[][]) => batches.map((batch) => batch.map((i) => rows[i].label));
 
   const rankStats = rankCalls
-    .map((encodings) => batchStats(shape, encodings, predictBatches(encodings, sizes.rankDocuments)))
+    .map((encodings) => batchStats(shape, encodings, predictBatches(encodings, PREDICT_BATCH_SIZE)))
     .reduce((sum, s) => ({
       batches: sum.batches + s.batches,
       pairs: sum.pairs + s.pairs,
@@ -182,18 +204,13 @@ async function prepare(sizes: CorpusSizes): Promise<Plan> {
     train: batchStats(shape, trainEncodings, train),
   };
 
+  const scoring: Plan['scoring'] = {
+    predict: { warmup: [sortedCall(warmupEncodings)], calls: [sortedCall(predictEncodings)] },
+    rank: { warmup: rankWarmup.map(sortedCall), calls: rankCalls.map(sortedCall) },
+  };
   const torchFiles: Record<Workload, TorchWorkloadFile> = {
-    predict: {
-      modelDir: MODEL_DIR,
-      workload: { warmup: predictWarmup.map((b) => pick(warmupEncodings, b)), batches: predict.map((b) => pick(predictEncodings, b)) },
-    },
-    rank: {
-      modelDir: MODEL_DIR,
-      workload: {
-        warmup: rankWarmup.map((encodings) => predictBatches(encodings, sizes.rankDocuments).map((b) => pick(encodings, b))[0]),
-        batches: rankCalls.map((encodings) => predictBatches(encodings, sizes.rankDocuments).map((b) => pick(encodings, b))[0]),
-      },
-    },
+    predict: { modelDir: MODEL_DIR, workload: scoring.predict },
+    rank: { modelDir: MODEL_DIR, workload: scoring.rank },
     train: {
       modelDir: MODEL_DIR,
       workload: {
@@ -216,111 +233,41 @@ async function prepare(sizes: CorpusSizes): Promise<Plan> {
     writeJson(torchFile(workload), torchFiles[workload]);
     writeJson(corpusFile(workload), slices[workload]);
   }
-  return { corpus, stats, shape };
-}
-
-const torchFile = (workload: Workload) => path.join(CACHE, `torch-${workload}.json`);
-const corpusFile = (workload: Workload) => path.join(CACHE, `corpus-${workload}.json`);
-const WORKER_BUNDLE = path.join(CACHE, 'worker.mjs');
-
-/**
- * Bundles bench/worker.ts and lib/ into one ES module (packages stay external and resolve from
- * the repository's node_modules), so the worker runs on plain node without tsx's loader.
- */
-async function bundleWorker(): Promise<void> {
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: [path.join(ROOT, 'bench', 'worker.ts')],
-    outfile: WORKER_BUNDLE,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  });
+  // Whole batches, for running the PyTorch worker by hand (the bench writes its own plans).
+  for (const workload of ['predict', 'rank'] as const) writeJson(planFile(workload, 'whole'), wholeBatchPlan(scoring[workload], PREDICT_BATCH_SIZE));
+  return { corpus, stats, shape, scoring };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Running the workers.
+// Measuring.
 
-function runChild(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const last = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !last.startsWith('{')) {
-        reject(new Error(`${path.basename(args[0])} ${args[1]} failed (status ${code}):\n${stderr.trim().slice(-2000)}`));
-        return;
-      }
-      resolve(JSON.parse(last));
-    });
-  });
+interface Measured {
+  comparisons: Comparison[];
+  matrix: MatrixRow[];
 }
 
-function runOurs(workload: Workload, threads: Record<string, string>): Promise<WorkerResult> {
-  return runChild(process.execPath, [WORKER_BUNDLE, workload, corpusFile(workload), MODEL_DIR], workerEnv(threads)) as Promise<WorkerResult>;
-}
-
-function runTorch(workload: Workload, threads: Record<string, string>): Promise<WorkerResult> {
-  const script = path.join(ROOT, 'bench', 'torch_worker.py');
-  return runChild(PYTHON, [script, workload, torchFile(workload)], workerEnv(threads)) as Promise<WorkerResult>;
-}
-
-async function sgemmPeaks(): Promise<Peaks> {
-  const script = path.join(ROOT, 'bench', 'torch_worker.py');
-  const peak = async (threads: number) =>
-    ((await runChild(PYTHON, [script, 'sgemm', String(SGEMM_SIZE)], workerEnv({ OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' }))) as { flops: number }).flops;
-  return { size: SGEMM_SIZE, oneThread: await peak(1), twoThreads: await peak(2) };
-}
-
-/** The thread settings our worker ended up with, as environment variables for PyTorch. */
-function sameThreads(result: WorkerResult): Record<string, string> {
-  const env: Record<string, string> = { OMP_NUM_THREADS: String(result.threads.intraOp) };
-  if (/^\d+$/.test(result.threads.blas)) env.OPENBLAS_NUM_THREADS = result.threads.blas;
-  if (result.threads.waitPolicy !== 'libgomp default') env.OMP_WAIT_POLICY = result.threads.waitPolicy;
-  return env;
-}
-
-function matrixConfigs(): Array<{ name: string; env: Record<string, string> }> {
-  const configs = [];
-  for (const intra of [1, 2]) {
-    for (const blas of [1, 2]) {
-      configs.push({
-        name: `intra-op ${intra}, OpenBLAS ${blas}`,
-        env: { OMP_NUM_THREADS: String(intra), OPENBLAS_NUM_THREADS: String(blas), OMP_WAIT_POLICY: 'PASSIVE' },
-      });
-    }
+async function measure(options: Options, plan: Plan, pythonReady: boolean, log: (line: string) => void): Promise<Measured> {
+  const cores = os.availableParallelism();
+  const comparisons: Comparison[] = [];
+  for (const workload of options.workloads) {
+    comparisons.push(
+      await compare(workload, {
+        oursSettings: oursSettings(cores, userThreadSettings()),
+        torchSettings: torchSettings(cores, workload, options.matrix),
+        python: pythonReady,
+        repeat: options.repeat,
+        scoringSpec: workload === 'train' ? undefined : plan.scoring[workload],
+        log,
+      }),
+    );
   }
-  return configs;
-}
-
-async function measure(options: Options, pythonReady: boolean, log: (line: string) => void): Promise<Measurement[]> {
-  const measurements: Measurement[] = [];
-  const run = async (config: string, workload: Workload, ours: Record<string, string>, torch?: Record<string, string>) => {
-    log(`  ${workload} (${config}): ours…`);
-    const oursResult = await runOurs(workload, ours);
-    let torchResult: WorkerResult | undefined;
-    if (pythonReady) {
-      log(`  ${workload} (${config}): PyTorch…`);
-      torchResult = await runTorch(workload, torch ?? sameThreads(oursResult));
-    }
-    measurements.push({ config, workload, ours: oursResult, torch: torchResult });
-  };
-  const userThreads = userThreadSettings();
-  const defaultName = Object.keys(userThreads).length > 0 ? `your settings (${JSON.stringify(userThreads)})` : 'package defaults';
-  for (const workload of options.workloads) await run(defaultName, workload, userThreads);
+  const matrix: MatrixRow[] = [];
   if (options.matrix) {
-    for (const config of matrixConfigs()) {
-      for (const workload of options.workloads) await run(config.name, workload, config.env, config.env);
+    for (const setting of matrixSettings(cores)) {
+      for (const workload of options.workloads) matrix.push(await compareAt(workload, setting, pythonReady, options.repeat, log));
     }
   }
-  return measurements;
+  return { comparisons, matrix };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -346,24 +293,32 @@ async function main(): Promise<void> {
   const sizes = options.quick ? QUICK : FULL;
   const plan = await prepare(sizes);
   await bundleWorker();
+  if (options.prepareOnly) {
+    log(`workload files and ${path.relative(ROOT, WORKER_BUNDLE)} written to ${path.relative(ROOT, CACHE)}`);
+    return;
+  }
   let peaks: Peaks | undefined;
   if (torchMissing === undefined) {
     log('sgemm peak (torch.mm, 1 and 2 OpenBLAS threads)…');
     try {
-      peaks = await sgemmPeaks();
+      peaks = await sgemmPeaks(SGEMM_SIZE);
     } catch (error) {
       torchMissing = (error as Error).message;
       log(`PyTorch side skipped: ${torchMissing}`);
     }
   }
-  const measurements = await measure(options, torchMissing === undefined, log);
+  const { comparisons, matrix } = await measure(options, plan, torchMissing === undefined, log);
+  if (peaks) {
+    log('sgemm peak again (the best of both is kept)…');
+    peaks = await sgemmPeaks(SGEMM_SIZE, peaks);
+  }
   const loadAtEnd = loadAverage();
   const seconds = (performance.now() - started) / 1000;
 
-  console.log(formatReport({ machine: machine(), sizes, stats: plan.stats, peaks, measurements, quick: options.quick }));
+  console.log(formatReport({ machine: machine(), shape: plan.shape, sizes, stats: plan.stats, peaks, comparisons, matrix, quick: options.quick }));
   console.log(`load average (1, 5, 15 min): ${loadAtEnd} at the end; the run took ${seconds.toFixed(0)} s`);
   if (options.json) {
-    writeFileSync(options.json, JSON.stringify({ machine: machine(), load: loadAtEnd, sizes, stats: plan.stats, peaks, measurements }, null, 2));
+    writeFileSync(options.json, JSON.stringify({ machine: machine(), load: loadAtEnd, sizes, stats: plan.stats, peaks, comparisons, matrix }, null, 2));
   }
 }
 

@@ -1,12 +1,15 @@
 """The PyTorch side of `npm run bench`: the same workloads as bench/worker.ts, on the plain
 PyTorch BERT of test/reference (same libtorch, same weights), in a process of its own:
 
-    /usr/bin/python3 bench/torch_worker.py <predict|rank|train> <torch-WORKLOAD.json>
+    /usr/bin/python3 bench/torch_worker.py <predict|rank> <torch-WORKLOAD.json> <forwards.json>
+    /usr/bin/python3 bench/torch_worker.py train <torch-train.json>
     /usr/bin/python3 bench/torch_worker.py sgemm <size>
 
-The inputs are token ids from our tokenizer, in our batches (length-sorted for predict, the
-trainer's seeded shuffle for training), so Python's tokenisation is not timed; the padded
-tensors are even built before the clock starts. Predict runs under torch.inference_mode();
+The inputs are token ids from our tokenizer, in our order (length-sorted for predict and rank,
+the trainer's seeded shuffle for training), so Python's tokenisation is not timed; the padded
+tensors are even built before the clock starts. predict and rank are cut into forwards as
+forwards.json says: the forwards our worker ran (the same shapes on both sides), or whole
+batches of 32 (Sentence Transformers' way). Predict runs under torch.inference_mode();
 training is Sentence Transformers' loop: BCEWithLogitsLoss, clip_grad_norm_(1.0), AdamW with
 HF's two parameter groups, a linear schedule, zero_grad. Threads come from the environment
 (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, OMP_WAIT_POLICY), set by bench/run.ts as for our side;
@@ -19,6 +22,7 @@ import sys
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 
+import ctypes  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
@@ -52,34 +56,46 @@ def rss_kib() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def run_predict(model, spec):
-    warmup = [padded(b) for b in spec["warmup"]]
-    batches = [padded(b) for b in spec["batches"]]
-    with torch.inference_mode():
-        for batch in warmup:
-            model(*batch)
-        start = time.perf_counter()
-        for batch in batches:
-            model(*batch).tolist()
-        seconds = time.perf_counter() - start
-    return {"seconds": seconds, "pairs": sum(len(b) for b in spec["batches"])}
+def forwards(pairs, sizes):
+    """A call's pairs cut, in order, into forwards of the given sizes, as padded tensors."""
+    if sum(sizes) != len(pairs):
+        raise ValueError(f"the forward plan covers {sum(sizes)} pairs, the call has {len(pairs)}")
+    cuts, start = [], 0
+    for size in sizes:
+        cuts.append(padded(pairs[start:start + size]))
+        start += size
+    return cuts
 
 
-def run_rank(model, spec):
-    """One batch per call (the query's documents, longest first), then scores sorted best first."""
-    warmup = [padded(b) for b in spec["warmup"]]
-    calls = [padded(b) for b in spec["batches"]]
+def shapes(batches):
+    """[batch size, padded length] of each forward run, as the Node worker reports its own."""
+    return [list(ids.shape) for ids, _, _ in batches]
+
+
+def score(model, call):
+    """One call: its forwards one after the other, then the scores sorted best first (rank's
+    output; predict's caller would keep input order, which costs the same)."""
+    scores = []
+    for batch in call:
+        scores.extend(model(*batch).view(-1).tolist())
+    sorted(range(len(scores)), key=lambda i: -scores[i])
+
+
+def run_scoring(model, spec, plan):
+    """predict and rank: each call timed on its own (predict has one call, rank one per query)."""
+    warmup = [forwards(p, s) for p, s in zip(spec["warmup"], plan["warmup"], strict=True)]
+    calls = [forwards(p, s) for p, s in zip(spec["calls"], plan["calls"], strict=True)]
     latencies = []
     with torch.inference_mode():
-        for batch in warmup:
-            model(*batch)
-        for batch in calls:
+        for call in warmup:
+            score(model, call)
+        for call in calls:
             start = time.perf_counter()
-            scores = model(*batch).view(-1).tolist()
-            sorted(range(len(scores)), key=lambda i: -scores[i])
+            score(model, call)
             latencies.append(time.perf_counter() - start)
-    return {"seconds": sum(latencies), "pairs": sum(len(b) for b in spec["batches"]),
-            "latencies": latencies}
+    return {"seconds": sum(latencies), "pairs": sum(len(c) for c in spec["calls"]),
+            "latencies": latencies,
+            "forwards": {"warmup": [shapes(c) for c in warmup], "measured": [shapes(c) for c in calls]}}
 
 
 def train_steps(model, batches, labels, spec, rss=None):
@@ -111,14 +127,16 @@ def run_train(model, spec):
     def tensors(batches, labels):
         return ([padded(b) for b in batches], [torch.tensor(y, dtype=torch.float32) for y in labels])
 
-    train_steps(model, *tensors(spec["warmup"], spec["warmupLabels"]), spec)
+    warmup = tensors(spec["warmup"], spec["warmupLabels"])
+    train_steps(model, *warmup, spec)
     batches, labels = tensors(spec["batches"], spec["labels"])
     rss = []
     start = time.perf_counter()
     mean_loss = train_steps(model, batches, labels, spec, rss)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "pairs": sum(len(b) for b in spec["batches"]),
-            "rssPerStepKiB": rss, "meanLoss": mean_loss}
+            "rssPerStepKiB": rss, "meanLoss": mean_loss,
+            "forwards": {"warmup": [shapes(warmup[0])], "measured": [shapes(batches)]}}
 
 
 def run_sgemm(size: int):
@@ -134,10 +152,22 @@ def run_sgemm(size: int):
     return {"flops": 2.0 * size ** 3 / best, "seconds": best}
 
 
+def blas_threads() -> str:
+    """OpenBLAS's own count (it falls back to OMP_NUM_THREADS when OPENBLAS_NUM_THREADS is unset)."""
+    try:
+        return str(ctypes.CDLL("libopenblas.so.0").openblas_get_num_threads())
+    except (OSError, AttributeError):
+        return "unknown (not OpenBLAS)"
+
+
 def threads():
-    return {"intraOp": torch.get_num_threads(),
-            "blas": os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default"),
+    return {"intraOp": torch.get_num_threads(), "blas": blas_threads(),
             "waitPolicy": os.environ.get("OMP_WAIT_POLICY", "libgomp default")}
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def main() -> int:
@@ -146,17 +176,21 @@ def main() -> int:
     workload = sys.argv[1] if len(sys.argv) > 1 else ""
     if workload == "sgemm":
         result = run_sgemm(int(sys.argv[2]))
-    elif workload in ("predict", "rank", "train") and len(sys.argv) == 3:
-        with open(sys.argv[2], encoding="utf-8") as f:
-            spec = json.load(f)
+    elif (workload in ("predict", "rank") and len(sys.argv) == 4) or (workload == "train" and len(sys.argv) == 3):
+        spec = read_json(sys.argv[2])
         model = load_model(spec["modelDir"])
-        run = {"predict": run_predict, "rank": run_rank, "train": run_train}[workload]
-        result = {"side": "pytorch", "workload": workload, **run(model, spec["workload"])}
+        if workload == "train":
+            measured = run_train(model, spec["workload"])
+        else:
+            measured = run_scoring(model, spec["workload"], read_json(sys.argv[3]))
+        result = {"side": "pytorch", "workload": workload, **measured}
     else:
-        print("usage: torch_worker.py <predict|rank|train> <torch-WORKLOAD.json> | sgemm <size>",
-              file=sys.stderr)
+        print("usage: torch_worker.py <predict|rank> <torch-WORKLOAD.json> <forwards.json>\n"
+              "       torch_worker.py train <torch-train.json>\n"
+              "       torch_worker.py sgemm <size>", file=sys.stderr)
         return 2
-    result.update(maxRssKiB=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, threads=threads(),
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result.update(maxRssKiB=usage.ru_maxrss, cpuSeconds=usage.ru_utime + usage.ru_stime, threads=threads(),
                   torchVersion=torch.__version__)
     print(json.dumps(result))
     return 0

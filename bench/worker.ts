@@ -13,12 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { CrossEncoder, CrossEncoderTrainer, type Pair } from '../lib/index.js';
-import { native } from '../lib/native.js';
+import { native, type NativeLabelledBatch, type NativeModel, type NativeTrainer } from '../lib/native.js';
 import type { BenchPair } from './corpus.js';
 import {
   type CorpusSlice,
   PREDICT_BATCH_SIZE,
   RANK_WARMUP_REPEATS,
+  type Shape,
   TRAIN_BATCH_SIZE,
   TRAIN_SEED,
   TRAIN_WARMUP_STEPS,
@@ -35,26 +36,71 @@ function part<K extends 'predict' | 'rank' | 'train'>(corpus: CorpusSlice, key: 
   return value as NonNullable<CorpusSlice[K]>;
 }
 
+/**
+ * The padded shape [batchSize, seqLength] of every batch handed to the addon (forwards and
+ * training steps), recorded by wrapping the binding's methods: the FLOP count of the run is
+ * then that of the work the library actually asked for, however it cut the batches, and the
+ * PyTorch side can be given the same forwards.
+ */
+const recorded: Shape[] = [];
+
+/** The shapes recorded since the last call. */
+const takeForwards = (): Shape[] => recorded.splice(0);
+
+function recordNativeBatches(): void {
+  // N-API methods are read-only on the prototypes, so the constructors (plain properties of the
+  // binding) are wrapped to give each new object its own recording method.
+  const binding = native() as unknown as Record<'Model' | 'Trainer', new (...args: unknown[]) => object>;
+  const wrap = <T extends object>(name: 'Model' | 'Trainer', method: keyof T, record: (...args: never[]) => void) => {
+    const Original = binding[name];
+    binding[name] = function (...args: unknown[]) {
+      const instance = new Original(...args) as T;
+      const original = instance[method] as (...a: unknown[]) => unknown;
+      Object.defineProperty(instance, method, {
+        value: (...callArgs: never[]) => {
+          record(...callArgs);
+          return original.apply(instance, callArgs);
+        },
+      });
+      return instance;
+    } as unknown as new (...args: unknown[]) => object;
+  };
+  wrap<NativeModel>('Model', 'forward', (...args: Parameters<NativeModel['forward']>) => void recorded.push([args[3], args[4]]));
+  wrap<NativeTrainer>('Trainer', 'step', (batches: NativeLabelledBatch[]) => {
+    for (const batch of batches) recorded.push([batch.batchSize, batch.seqLength]);
+  });
+}
+
 async function predict(model: CrossEncoder, corpus: CorpusSlice): Promise<Partial<WorkerResult>> {
+  takeForwards();
   await model.predict(asPairs(corpus.warmup), { batchSize: PREDICT_BATCH_SIZE });
+  const warmup = [takeForwards()];
   const pairs = asPairs(part(corpus, 'predict'));
   const start = performance.now();
   await model.predict(pairs, { batchSize: PREDICT_BATCH_SIZE });
-  return { seconds: seconds(start), pairs: pairs.length };
+  const elapsed = seconds(start);
+  return { seconds: elapsed, pairs: pairs.length, forwards: { warmup, measured: [takeForwards()] } };
 }
 
 async function rank(model: CrossEncoder, corpus: CorpusSlice): Promise<Partial<WorkerResult>> {
   const calls = part(corpus, 'rank');
   const warmupDocuments = corpus.warmup.slice(0, calls[0].documents.length).map((row) => row.document);
-  for (let i = 0; i < RANK_WARMUP_REPEATS; i++) await model.rank(corpus.warmup[i].query, warmupDocuments);
+  takeForwards();
+  const warmup: Shape[][] = [];
+  for (let i = 0; i < RANK_WARMUP_REPEATS; i++) {
+    await model.rank(corpus.warmup[i].query, warmupDocuments);
+    warmup.push(takeForwards());
+  }
   const latencies: number[] = [];
+  const measured: Shape[][] = [];
   for (const { query, documents } of calls) {
     const start = performance.now();
     await model.rank(query, documents);
     latencies.push(seconds(start));
+    measured.push(takeForwards());
   }
   const pairs = calls.reduce((sum, call) => sum + call.documents.length, 0);
-  return { seconds: latencies.reduce((a, b) => a + b, 0), pairs, latencies };
+  return { seconds: latencies.reduce((a, b) => a + b, 0), pairs, latencies, forwards: { warmup, measured } };
 }
 
 async function trainOnce(model: CrossEncoder, rows: readonly BenchPair[], maxSteps: number, rss?: number[]): Promise<number> {
@@ -82,12 +128,27 @@ async function trainOnce(model: CrossEncoder, rows: readonly BenchPair[], maxSte
 }
 
 async function train(model: CrossEncoder, corpus: CorpusSlice): Promise<Partial<WorkerResult>> {
+  takeForwards();
   await trainOnce(model, corpus.warmup, TRAIN_WARMUP_STEPS);
+  const warmup = [takeForwards()];
   const rows = part(corpus, 'train');
   const rss: number[] = [];
   const start = performance.now();
   const meanLoss = await trainOnce(model, rows, Math.ceil(rows.length / TRAIN_BATCH_SIZE), rss);
-  return { seconds: seconds(start), pairs: rows.length, rssPerStepKiB: rss, meanLoss };
+  const elapsed = seconds(start);
+  return { seconds: elapsed, pairs: rows.length, rssPerStepKiB: rss, meanLoss, forwards: { warmup, measured: [takeForwards()] } };
+}
+
+/**
+ * OpenBLAS's thread count as it reads it when it loads (OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS,
+ * OMP_NUM_THREADS, else the CPUs it may use), or the addon's sharing of the cores among
+ * concurrent computations when it has several compute threads.
+ */
+function blasThreads(computeThreads: number | undefined): string {
+  if (computeThreads !== undefined && computeThreads > 1) return `cores shared by running forwards (${os.availableParallelism()})`;
+  const { OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS } = process.env;
+  const set = [OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS].find((value) => Number(value) > 0);
+  return String(set !== undefined ? Number(set) : os.availableParallelism());
 }
 
 const RUNS: Record<Workload, (model: CrossEncoder, corpus: CorpusSlice) => Promise<Partial<WorkerResult>>> = { predict, rank, train };
@@ -98,6 +159,7 @@ async function main(): Promise<void> {
     throw new Error('usage: worker <predict|rank|train> <corpus-WORKLOAD.json> <modelDir>');
   }
   const corpus = JSON.parse(await readFile(corpusFile, 'utf8')) as CorpusSlice;
+  recordNativeBatches();
   const model = await CrossEncoder.fromPretrained(modelDir);
   const measured = await RUNS[workload as Workload](model, corpus);
   const info = native().info();
@@ -106,11 +168,13 @@ async function main(): Promise<void> {
     workload: workload as Workload,
     seconds: 0,
     pairs: 0,
+    forwards: { warmup: [], measured: [] },
     ...measured,
     maxRssKiB: process.resourceUsage().maxRSS,
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     threads: {
       intraOp: info.intraOpThreads,
-      blas: process.env.OPENBLAS_NUM_THREADS ?? 'OpenBLAS default',
+      blas: blasThreads((info as { computeThreads?: number }).computeThreads),
       waitPolicy: process.env.OMP_WAIT_POLICY ?? 'libgomp default',
     },
     torchVersion: info.torchVersion,

@@ -3,7 +3,7 @@
  * (bench/worker.ts) and, through a JSON file, the PyTorch worker (bench/torch_worker.py): the
  * batches in the order the library forms them, their padded token counts and their FLOPs.
  */
-import type { PairEncoding } from '../lib/tokenizer.js';
+import type { PairEncoding } from '../lib/tokenizer/tokenizer.js';
 import type { Corpus } from './corpus.js';
 
 export const WORKLOADS = ['predict', 'rank', 'train'] as const;
@@ -44,7 +44,7 @@ export const TRAIN_FLOPS_PER_FORWARD = 3;
 
 /**
  * Predict's batches: pairs sorted longest first (stable), then cut into consecutive chunks, as
- * `CrossEncoder.predict` forms them (lib/cross-encoder.ts).
+ * `CrossEncoder.predict` forms them (lib/model/cross-encoder.ts).
  */
 export function predictBatches(encodings: readonly PairEncoding[], batchSize: number): number[][] {
   const order = encodings.map((_, i) => i).sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length);
@@ -68,6 +68,20 @@ export interface BatchStats {
   flops: number;
 }
 
+/** [batchSize, seqLength]: the padded shape of one forward, or of one training batch. */
+export type Shape = [number, number];
+
+/** Padded tokens and forward FLOPs of forwards given by their padded shapes. */
+export function shapeStats(shape: ModelShape, shapes: readonly (readonly [number, number])[]): { forwards: number; paddedTokens: number; flops: number } {
+  let paddedTokens = 0;
+  let flops = 0;
+  for (const [batchSize, seqLength] of shapes) {
+    paddedTokens += batchSize * seqLength;
+    flops += forwardFlops(shape, batchSize, seqLength);
+  }
+  return { forwards: shapes.length, paddedTokens, flops };
+}
+
 export function batchStats(shape: ModelShape, encodings: readonly PairEncoding[], batches: readonly (readonly number[])[]): BatchStats {
   const stats: BatchStats = { batches: batches.length, pairs: 0, realTokens: 0, paddedTokens: 0, flops: 0 };
   for (const batch of batches) {
@@ -83,13 +97,27 @@ export function batchStats(shape: ModelShape, encodings: readonly PairEncoding[]
 /** One encoded pair as the PyTorch worker reads it: [input ids, token type ids]. */
 export type EncodedPair = [number[], number[]];
 
-/** A workload's batches as the PyTorch worker reads them: token ids from our tokenizer, in our order. */
-export interface TorchBatches {
+/**
+ * predict and rank as the PyTorch worker reads them: the pairs of each call (predict: one call
+ * of all its pairs; rank: one call per query), as token ids from our tokenizer, in the order our
+ * predict sorts them (longest first). How each call is cut into forwards comes separately
+ * (ForwardPlan), so that the same pairs can be run in our forwards or in whole batches.
+ */
+export interface TorchScoringSpec {
   warmup: EncodedPair[][];
-  batches: EncodedPair[][];
+  calls: EncodedPair[][];
 }
 
-export interface TorchTrainSpec extends TorchBatches {
+/** Pairs per forward, call by call: the PyTorch worker cuts each call's pairs, in order, so. */
+export interface ForwardPlan {
+  warmup: number[][];
+  calls: number[][];
+}
+
+/** Training as the PyTorch worker reads it: the trainer's batches (one per step), labels, hyper-parameters. */
+export interface TorchTrainSpec {
+  warmup: EncodedPair[][];
+  batches: EncodedPair[][];
   warmupLabels: number[][];
   labels: number[][];
   seed: number;
@@ -100,7 +128,7 @@ export interface TorchTrainSpec extends TorchBatches {
 /** bench/.cache/torch-<workload>.json: one workload only, so the worker holds no other data. */
 export interface TorchWorkloadFile {
   modelDir: string;
-  workload: TorchBatches | TorchTrainSpec;
+  workload: TorchScoringSpec | TorchTrainSpec;
 }
 
 /** bench/.cache/corpus-<workload>.json: the texts our worker needs for one workload. */
@@ -116,8 +144,22 @@ export interface WorkerResult {
   pairs: number;
   /** Per-call latencies in seconds (rank). */
   latencies?: number[];
+  /**
+   * The padded shape of every forward (training: every step's batch) the worker ran, call by
+   * call (predict: one call; rank: one per query; training: one group of all steps), as that
+   * side executed them: FLOPs are counted over these, and bench/run.ts checks that both sides
+   * ran the same ones.
+   */
+  forwards: { warmup: Shape[][]; measured: Shape[][] };
   /** Peak resident set size of the whole process, KiB. */
   maxRssKiB: number;
+  /** CPU time of the whole process (all threads), seconds. */
+  cpuSeconds: number;
+  /**
+   * Share of the machine's CPU time that other processes used while the worker ran (set by
+   * bench/run.ts from /proc/stat): above a few percent, the figures are disturbed.
+   */
+  interference?: number;
   /** RSS after each training step, KiB (training only: shows whether memory grows). */
   rssPerStepKiB?: number[];
   threads: { intraOp: number; blas: string; waitPolicy: string };
@@ -129,4 +171,30 @@ export interface WorkerResult {
 
 export function encodedPair(encoding: PairEncoding): EncodedPair {
   return [Array.from(encoding.inputIds), Array.from(encoding.tokenTypeIds)];
+}
+
+/** Nearest-rank percentile. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/**
+ * The figure a run is judged by when settings compete: throughput (pairs/s) for predict and
+ * training, the median call latency for rank, the figure a caller of rank waits on.
+ */
+export function headline(result: WorkerResult): { value: number; better: 'higher' | 'lower'; text: string } {
+  if (result.workload === 'rank') {
+    const p50 = percentile(result.latencies ?? [], 50);
+    return { value: p50, better: 'lower', text: `${(p50 * 1000).toFixed(1)} ms p50` };
+  }
+  const rate = result.pairs / result.seconds;
+  return { value: rate, better: 'higher', text: `${rate.toFixed(1)} pairs/s` };
+}
+
+/** Whether run `a` beats run `b` of the same workload on its headline figure. */
+export function beats(a: WorkerResult, b: WorkerResult): boolean {
+  const x = headline(a);
+  const y = headline(b);
+  return x.better === 'higher' ? x.value > y.value : x.value < y.value;
 }
