@@ -23,10 +23,26 @@ export function testModel(name: TestModelName): string {
   return dir;
 }
 
+/** A deliberate bug of the reference (bert_reference.py's docstring), for mutation checks. */
+export interface ReferenceMutation {
+  layer_norm_eps?: number;
+  weight_delta?: { name: string; index: number; delta: number };
+}
+
+/** Options of a `predict` request that serve the parity tests (see bert_reference.py). */
+export interface ReferenceExtras {
+  /** Also score the pairs in batches of each of these sizes: PyTorch's own batch-composition spread. */
+  batch_sizes?: number[];
+  /** Also score them (one batch) with a fresh copy of the model made wrong in each of these ways. */
+  mutations?: ReferenceMutation[];
+}
+
 /** A `predict` request of bert_reference.py: pairs to tokenize, or token ids. */
-export type ReferenceRequest =
+export type ReferenceRequest = (
   | { pairs: ReadonlyArray<readonly [string, string]>; max_length?: number }
-  | { input_ids: number[][]; token_type_ids?: number[][]; attention_mask?: number[][] };
+  | { input_ids: number[][]; token_type_ids?: number[][]; attention_mask?: number[][] }
+) &
+  ReferenceExtras;
 
 /** bert_reference.py's answer: inputs padded to the longest pair, float32 logits per pair. */
 export interface ReferenceAnswer {
@@ -34,6 +50,10 @@ export interface ReferenceAnswer {
   token_type_ids: number[][];
   attention_mask: number[][];
   logits: number[][];
+  /** With `batch_sizes`: the logits of each batch size, in input order. */
+  logits_by_batch_size?: number[][][];
+  /** With `mutations`: the logits of each mutated model. */
+  logits_by_mutation?: number[][][];
 }
 
 /** Runs `bert_reference.py predict --model modelDir` on one request. */

@@ -13,8 +13,19 @@ or  {"input_ids": [[...]], "token_type_ids": [[...]], "attention_mask": [[...]]}
 The answer is one JSON object on stdout:
     {"input_ids": [[...]], "token_type_ids": [[...]], "attention_mask": [[...]],
      "logits": [[...] per pair]}
-with logits computed in float32, in eval mode, under torch.no_grad(). A bad request or model
-prints `error: ...` on stderr and exits with status 2.
+with logits computed in float32, in eval mode, under torch.no_grad(), all pairs in one batch. A bad
+request or model prints `error: ...` on stderr and exits with status 2.
+
+Two optional request fields serve the parity tests:
+    "batch_sizes": [N, ...]  the answer also has "logits_by_batch_size": one [[...] per pair] for
+        each N, the pairs cut in input order into batches of N, each padded to its own longest
+        pair: the same function, other matmul shapes and padding, so PyTorch's own spread between
+        batch compositions can be measured in the same run;
+    "mutations": [M, ...]  the answer also has "logits_by_mutation": one [[...] per pair] for each
+        M, all pairs in one batch as "logits", from a fresh copy of the model made deliberately
+        wrong, so a test can show that its comparison notices: M is {"layer_norm_eps": E} (every
+        LayerNorm's eps set to E) and/or {"weight_delta": {"name": P, "index": I, "delta": D}} (D
+        added to element I of parameter P, flattened).
 
 Threads: not set. Thread count does not matter for determinism here: MiniLM-L6 logits for a
 batch of 8 x 512 tokens were bit-identical across runs and between 1 and 2 threads (Debian torch
@@ -91,6 +102,45 @@ def predict_logits(model: BertForSequenceClassification, batch: PairBatch) -> Li
     return logits.tolist()
 
 
+def predict_in_batches(model: BertForSequenceClassification, batch: PairBatch,
+                       batch_size: int) -> List[List[float]]:
+    """predict_logits over consecutive chunks of `batch_size` rows, each cut to its longest row
+    (trailing columns where every row of the chunk is masked)."""
+    logits: List[List[float]] = []
+    for start in range(0, len(batch.input_ids), batch_size):
+        rows = slice(start, start + batch_size)
+        masks = batch.attention_mask[rows]
+        width = max(max((i + 1 for i, m in enumerate(mask) if m), default=1) for mask in masks)
+        logits += predict_logits(model, PairBatch(
+            [ids[:width] for ids in batch.input_ids[rows]],
+            [types[:width] for types in batch.token_type_ids[rows]],
+            [mask[:width] for mask in masks]))
+    return logits
+
+
+def apply_mutation(model: BertForSequenceClassification, mutation: Any) -> None:
+    """One of the request's "mutations" (see the module docstring), in place."""
+    if not isinstance(mutation, Mapping) or not set(mutation) <= {"layer_norm_eps", "weight_delta"}:
+        raise RequestError('a mutation must be an object with "layer_norm_eps" and/or "weight_delta"')
+    if "layer_norm_eps" in mutation:
+        eps = mutation["layer_norm_eps"]
+        if not isinstance(eps, (int, float)) or isinstance(eps, bool) or eps <= 0:
+            raise RequestError(f"mutation.layer_norm_eps must be a positive number, got {eps!r}")
+        for module in model.modules():
+            if isinstance(module, torch.nn.LayerNorm):
+                module.eps = float(eps)
+    if "weight_delta" in mutation:
+        delta = mutation["weight_delta"]
+        params = dict(model.named_parameters())
+        if not (isinstance(delta, Mapping) and delta.get("name") in params
+                and isinstance(delta.get("index"), int) and isinstance(delta.get("delta"), (int, float))
+                and 0 <= delta["index"] < params[delta["name"]].numel()):
+            raise RequestError('mutation.weight_delta must be {"name": a parameter, "index": an '
+                               'element of it, "delta": a number}')
+        with torch.no_grad():
+            params[delta["name"]].view(-1)[delta["index"]] += float(delta["delta"])
+
+
 def batch_from_request(request: Mapping[str, Any], model_dir: str,
                        config: BertConfig) -> PairBatch:
     """Tokenizes `pairs`, or validates pre-tokenized `input_ids` (+ optional types and mask)."""
@@ -165,12 +215,28 @@ def predict(model_dir: str, request: Mapping[str, Any]) -> Dict[str, Any]:
     """The CLI's `predict`: request object in, answer object out."""
     model = load_model(model_dir)
     batch = batch_from_request(request, model_dir, model.config)
-    return {
+    sizes = request.get("batch_sizes")
+    if sizes is not None and not (isinstance(sizes, list) and all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)):
+        raise RequestError(f'"batch_sizes" must be a list of positive integers, got {sizes!r}')
+    mutations = request.get("mutations")
+    if mutations is not None and not isinstance(mutations, list):
+        raise RequestError('"mutations" must be a list of mutation objects')
+    answer = {
         "input_ids": batch.input_ids,
         "token_type_ids": batch.token_type_ids,
         "attention_mask": batch.attention_mask,
         "logits": predict_logits(model, batch),
     }
+    if sizes is not None:
+        answer["logits_by_batch_size"] = [predict_in_batches(model, batch, n) for n in sizes]
+    if mutations is not None:
+        answer["logits_by_mutation"] = []
+        for mutation in mutations:
+            mutated = load_model(model_dir)
+            apply_mutation(mutated, mutation)
+            answer["logits_by_mutation"].append(predict_logits(mutated, batch))
+    return answer
 
 
 def main(argv: List[str]) -> int:

@@ -10,7 +10,24 @@ resolve_warmup_steps, TrainingArgs) and a CLI reading one JSON request on stdin:
 Training request:
     {"model_dir": DIR, "rows": [{"query", "document", "label"}, ...],
      "args": {camelCase CrossEncoderTrainingArguments}, "max_length": N (optional),
-     "pos_weight": P (optional), "out": "final.safetensors"}
+     "pos_weight": P (optional), "out": "final.safetensors",
+     "variant": {...} (optional), "mutation": {...} (optional)}
+"variant" changes the order of float summation but not the maths, so that a test can measure how
+far PyTorch moves from itself (the tolerance of a parity check): {"threads": N} runs the case with
+torch.set_num_threads(N) (restored afterwards; without it: 1); {"reverse_rows": true} feeds each
+micro-batch's rows in reverse order (the mean loss is the same function of the rows; every dropout
+mask is drawn over the rows in their original order and applied to the same rows as without it);
+{"pad": N} appends N [PAD] positions (mask 0) to every micro-batch, which changes the shapes of
+every matmul and softmax but no result (their attention weight is exactly 0, and so is their
+gradient); {"split_rows": true} runs forward and backward one row at a time, each loss divided by
+the micro-batch size (the same gradient, summed by autograd instead of inside the matmuls). "pad"
+and "split_rows" would change the dropout masks, so they are refused for a model with dropout.
+"mutation" makes the run deliberately wrong, so that a test can show its parity check fails on
+a real bug: {"lr_scale": s} (the optimizer steps with s times the scheduled lr; the reported lr is
+the scheduled one), {"no_decay": "name"} (that parameter misses its weight decay), {"skip_step": k}
+(update k, 1-based, does not call optimizer.step(): gradients are dropped, the scheduler goes on),
+{"loss_divisor": "accumulation_steps"} (every micro-batch's loss is divided by
+gradientAccumulationSteps, also in an epoch's short last group).
 answer, after the final parameters (HF names, F32) are written to "out":
     {"steps": [{"step", "loss", "grad_norm", "learning_rate", "batch_indices"}, ...],
      "train_loss": mean step loss, "max_steps": N, "warmup_steps": N, "max_length": N}
@@ -119,6 +136,70 @@ def parse_args(raw: Any) -> TrainingArgs:
     return args
 
 
+@dataclasses.dataclass
+class Variant:
+    """A change of float summation order that leaves the maths unchanged (see the docstring)."""
+
+    threads: int = 1
+    reverse_rows: bool = False
+    pad: int = 0
+    split_rows: bool = False
+
+
+class RowFlippedDropout(nn.Dropout):
+    """nn.Dropout for a batch whose rows come reversed: the mask is drawn over the rows in their
+    original order (the same draws from the generator) and lands on the same rows."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.flip(0)).flip(0)
+
+
+def has_dropout(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules())
+
+
+def flip_dropout_rows(model: nn.Module) -> None:
+    """Replaces every nn.Dropout of `model` by a RowFlippedDropout of the same p."""
+    for module in list(model.modules()):
+        for name, child in module.named_children():
+            if type(child) is nn.Dropout:
+                setattr(module, name, RowFlippedDropout(child.p))
+
+
+@dataclasses.dataclass
+class Mutation:
+    """A deliberate bug (see the module docstring); the defaults change nothing."""
+
+    lr_scale: float = 1.0
+    no_decay: Optional[str] = None
+    skip_step: int = 0
+    loss_divisor: str = "group"  # or "accumulation_steps"
+
+
+def parse_options(raw: Any, cls, field: str):
+    """A Variant or Mutation from its JSON object; unknown names and wrong types are errors."""
+    if raw is None:
+        return cls()
+    if not isinstance(raw, Mapping):
+        raise RequestError(f'"{field}" must be an object')
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise RequestError(f'"{field}" has unknown option(s) {unknown}')
+    for name, value in raw.items():
+        default = fields[name].default
+        kind = (str,) if default is None else (bool,) if isinstance(default, bool) else (
+            (int, float) if isinstance(default, float) else (type(default),))
+        if not isinstance(value, kind) or (bool not in kind and isinstance(value, bool)):
+            raise RequestError(f'{field}.{name} has the wrong type: {value!r}')
+    options = cls(**raw)
+    if isinstance(options, Variant) and (options.threads < 1 or options.pad < 0):
+        raise RequestError("variant.threads must be >= 1 and variant.pad >= 0")
+    if isinstance(options, Mutation) and options.loss_divisor not in ("group", "accumulation_steps"):
+        raise RequestError('mutation.loss_divisor must be "group" or "accumulation_steps"')
+    return options
+
+
 # ---------------------------------------------------------------------------------------------
 # Data order
 # ---------------------------------------------------------------------------------------------
@@ -152,11 +233,17 @@ def decay_parameter_names(model: nn.Module) -> Set[str]:
     return {name for name, _ in model.named_parameters()} - no_decay
 
 
-def make_optimizer(model: nn.Module, args: TrainingArgs) -> torch.optim.AdamW:
+def make_optimizer(model: nn.Module, args: TrainingArgs,
+                   no_decay: Optional[str] = None) -> torch.optim.AdamW:
     """HF `Trainer.create_optimizer`: two groups (decay first, weight_decay / 0.0) in
     named_parameters order; `get_optimizer_cls_and_kwargs` for optim "adamw_torch":
-    torch.optim.AdamW(lr, betas=(adam_beta1, adam_beta2), eps=adam_epsilon)."""
+    torch.optim.AdamW(lr, betas=(adam_beta1, adam_beta2), eps=adam_epsilon).
+    `no_decay` (a mutation) moves one decayed parameter to the no-decay group."""
     decay = decay_parameter_names(model)
+    if no_decay is not None:
+        if no_decay not in decay:
+            raise RequestError(f'mutation.no_decay: {no_decay!r} is not a decayed parameter')
+        decay = decay - {no_decay}
     named = list(model.named_parameters())
     groups = [
         {"params": [p for n, p in named if n in decay], "weight_decay": args.weightDecay},
@@ -226,12 +313,20 @@ class ReferenceTrainer:
 
     def __init__(self, model: BertForSequenceClassification, tokenizer: BertTokenizer,
                  rows: Sequence[Mapping], args: TrainingArgs, max_length: Optional[int],
-                 pos_weight: Optional[float] = None):
+                 pos_weight: Optional[float] = None, variant: Optional[Variant] = None,
+                 mutation: Optional[Mutation] = None):
         if model.num_labels != 1:
             raise RequestError(f"BinaryCrossEntropyLoss needs a 1-label model, this one has "
                                f"{model.num_labels}")
         self.model, self.tokenizer, self.rows, self.args = model, tokenizer, rows, args
         self.max_length = max_length
+        self.variant = variant or Variant()
+        self.mutation = mutation or Mutation()
+        if (self.variant.pad or self.variant.split_rows) and has_dropout(model):
+            raise RequestError("variant.pad and variant.split_rows change the dropout masks of a "
+                               "model with dropout")
+        if self.variant.reverse_rows:
+            flip_dropout_rows(model)
         self.batches_per_epoch = len(self.epoch_batches(0))
         if self.batches_per_epoch == 0:
             raise RequestError(f"{len(rows)} rows make no batch of {args.perDeviceTrainBatchSize} "
@@ -244,7 +339,7 @@ class ReferenceTrainer:
         # ST BinaryCrossEntropyLoss: nn.BCEWithLogitsLoss(pos_weight=pos_weight), mean reduction.
         self.loss_fn = nn.BCEWithLogitsLoss(
             pos_weight=None if pos_weight is None else torch.tensor(pos_weight, dtype=torch.float32))
-        self.optimizer = make_optimizer(model, args)
+        self.optimizer = make_optimizer(model, args, self.mutation.no_decay)
         # HF create_scheduler -> get_scheduler: a LambdaLR, so update k (0-based) uses base * lambda(k).
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_lambda(args.lrSchedulerType, self.warmup_steps, self.max_steps))
@@ -282,15 +377,21 @@ class ReferenceTrainer:
             # HF training_step: loss / current_gradient_accumulation_steps (the micro-batches of this
             # update: gradient_accumulation_steps except in an epoch's short last group), backward.
             # Dividing by 1 is exact, so a plain step is unchanged.
-            loss = self.batch_loss(indices) / len(group)
-            loss.backward()
-            loss_sum += loss.item()  # HF: tr_loss += tr_loss_step (the scaled, detached loss)
+            divisor = (self.args.gradientAccumulationSteps
+                       if self.mutation.loss_divisor == "accumulation_steps" else len(group))
+            loss_sum += self.backward(indices, divisor)  # HF: tr_loss += tr_loss_step (detached)
         grad_norm = None
         if self.args.maxGradNorm > 0:
             # HF: accelerator.clip_grad_norm_(model.parameters(), max_grad_norm) -> torch's
             # clip_grad_norm_, which returns the total norm before clipping (what HF logs).
             grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.args.maxGradNorm).item()
-        self.optimizer.step()
+        if step != self.mutation.skip_step:
+            scale = self.mutation.lr_scale
+            for g in self.optimizer.param_groups:
+                g["lr"] *= scale
+            self.optimizer.step()
+            for g in self.optimizer.param_groups:
+                g["lr"] /= scale  # the scheduler sets the next lr from its lambda anyway
         self.scheduler.step()
         # The lr after scheduler.step(), as HF <= 4.5x logs it in _maybe_log_save_evaluate
         # (`self._get_learning_rate()`); newer HF logs the lr read before scheduler.step().
@@ -302,15 +403,32 @@ class ReferenceTrainer:
     def batch_loss(self, indices: List[int]) -> torch.Tensor:
         """ST `BinaryCrossEntropyLoss.forward`: tokenize the pairs (padding to the longest,
         truncation), logits `.view(-1)`, `BCEWithLogitsLoss(logits, labels.float())`."""
+        if self.variant.reverse_rows:
+            indices = indices[::-1]
         pairs = [(self.rows[i]["query"], self.rows[i]["document"]) for i in indices]
         batch = self.tokenizer.encode_pairs(pairs, self.max_length)
+        pad = [self.tokenizer.token_id("pad_token")] * self.variant.pad
+        no = [0] * self.variant.pad  # type id and attention mask of a [PAD] position
         logits = self.model(
-            torch.tensor(batch.input_ids, dtype=torch.long),
-            torch.tensor(batch.attention_mask, dtype=torch.long),
-            torch.tensor(batch.token_type_ids, dtype=torch.long),
+            torch.tensor([row + pad for row in batch.input_ids], dtype=torch.long),
+            torch.tensor([row + no for row in batch.attention_mask], dtype=torch.long),
+            torch.tensor([row + no for row in batch.token_type_ids], dtype=torch.long),
         ).view(-1)
         labels = torch.tensor([float(self.rows[i]["label"]) for i in indices], dtype=torch.float32)
         return self.loss_fn(logits, labels)
+
+    def backward(self, indices: List[int], divisor: int) -> float:
+        """Backward of the micro-batch's loss / divisor; returns that scaled loss."""
+        if not self.variant.split_rows:
+            loss = self.batch_loss(indices) / divisor
+            loss.backward()
+            return loss.item()
+        total = 0.0
+        for i in indices:  # mean over rows = sum of each row's loss / len(indices)
+            loss = self.batch_loss([i]) / (len(indices) * divisor)
+            loss.backward()
+            total += loss.item()
+        return total
 
 
 def _finite_or_none(value: Optional[float]) -> Optional[float]:
@@ -357,10 +475,18 @@ def run_training(request: Mapping[str, Any]) -> Dict[str, Any]:
     pos_weight = request.get("pos_weight")
     if pos_weight is not None and (not isinstance(pos_weight, (int, float)) or isinstance(pos_weight, bool)):
         raise RequestError(f'"pos_weight" must be a number, got {pos_weight!r}')
+    variant = parse_options(request.get("variant"), Variant, "variant")
+    mutation = parse_options(request.get("mutation"), Mutation, "mutation")
     model = load_model(model_dir)
     tokenizer = BertTokenizer.from_dir(model_dir)
     max_length = _optional_int(request, "max_length") or default_max_length(tokenizer, model)
-    result = ReferenceTrainer(model, tokenizer, rows, args, max_length, pos_weight).train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(variant.threads)
+    try:
+        result = ReferenceTrainer(model, tokenizer, rows, args, max_length, pos_weight,
+                                  variant, mutation).train()
+    finally:
+        torch.set_num_threads(threads)
     write_safetensors(out, model.state_dict(), {"format": "pt"})
     return {**result, "max_length": max_length}
 
