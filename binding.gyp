@@ -5,11 +5,13 @@
   "targets": [
     {
       "target_name": "torch_crossencoder",
-      # Every native/*.cc, so a new source file needs no edit here.
+      # Every .cc under native/ (one folder per layer), so a new source file needs no edit here.
       "sources": [
-        "<!@(node -p \"require('fs').readdirSync('native').filter(f => f.endsWith('.cc')).sort().map(f => 'native/' + f).join(' ')\")"
+        "<!@(node -p \"require('fs').readdirSync('native', { recursive: true }).filter(f => f.endsWith('.cc')).sort().map(f => 'native/' + f).join(' ')\")"
       ],
       "include_dirs": [
+        # native/ itself: sources include each other by layer, e.g. "formats/safetensors.h".
+        "native",
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/libtorch.mjs --gyp-include)"
       ],

@@ -1,0 +1,26 @@
+// Moving named tensors in and out of a module. Names are Hugging Face's state-dict keys,
+// so this is a lookup plus the two renames Hugging Face itself applies when loading.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "formats/tensor_file.h"
+
+namespace tce {
+
+struct LoadReport {
+  std::vector<std::string> missing;     // parameters of the module the file does not have
+  std::vector<std::string> unexpected;  // tensors of the file the module does not have
+};
+
+// Copies every tensor whose (normalised) name matches a parameter; a shape or dtype mismatch
+// throws a FormatError naming the tensor. `source` names the file in messages.
+LoadReport load_state_dict(torch::nn::Module& module, const NamedTensors& tensors, const std::string& source);
+
+// Parameters in registration order, detached, contiguous.
+NamedTensors state_dict(const torch::nn::Module& module);
+
+}  // namespace tce

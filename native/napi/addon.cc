@@ -1,0 +1,68 @@
+// The addon's entry point: the Model class and process-level functions.
+#include <dlfcn.h>
+
+#include <chrono>
+
+#include <napi.h>
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+#include <ATen/Context.h>
+
+#include "napi/model_wrap.h"
+#include "napi/napi_errors.h"
+#include "napi/trainer_wrap.h"
+#include "runtime/cancellation.h"
+#include "runtime/threads.h"
+
+namespace tce {
+namespace {
+
+// Which BLAS libtorch's CPU matmuls go through: OpenBLAS is 35-50x faster than the reference one.
+std::string blas_in_use() {
+  if (dlsym(RTLD_DEFAULT, "openblas_get_config") != nullptr) return "openblas";
+  if (at::hasMKL()) return "mkl";
+  if (dlsym(RTLD_DEFAULT, "bli_info_get_version_str") != nullptr) return "blis";
+  return "reference";
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto result = Napi::Object::New(env);
+  result.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+  result.Set("blas", Napi::String::New(env, blas_in_use()));
+  result.Set("intraOpThreads", Napi::Number::New(env, intra_op_threads()));
+  result.Set("parallelInfo", Napi::String::New(env, at::get_parallel_info()));
+  return result;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "setThreads(n): n must be a number");
+    const int n = info[0].As<Napi::Number>().Int32Value();
+    set_intra_op_threads(n);
+    apply_thread_settings();
+    return info.Env().Undefined();
+  });
+}
+
+// Called from process.on('exit'): exiting while the compute thread is inside libtorch crashes or
+// hangs, so running work is cancelled and awaited first.
+Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), shutdown(std::chrono::seconds(10)));
+}
+
+}  // namespace
+}  // namespace tce
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace tce;
+  exports.Set("Model", ModelWrap::Define(env));
+  exports.Set("Trainer", TrainerWrap::Define(env));
+  exports.Set("randperm", Napi::Function::New(env, Randperm, "randperm"));
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
+  return exports;
+}
+
+NODE_API_MODULE(torch_crossencoder, Init)

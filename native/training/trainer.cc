@@ -1,0 +1,186 @@
+#include "training/trainer.h"
+
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <unordered_map>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "formats/safetensors.h"
+#include "formats/weights_file.h"
+#include "model/model_handle.h"
+#include "runtime/cancellation.h"
+#include "runtime/errors.h"
+
+namespace tce {
+namespace {
+
+// transformers' get_decay_parameter_names: no decay for biases and LayerNorm weights.
+bool decays(const std::string& name) {
+  const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+  return !bias && name.find("LayerNorm") == std::string::npos;
+}
+
+// The key torch::optim keys parameter state by.
+std::string state_key(const torch::Tensor& parameter) {
+  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+}
+
+const char* kOptimizerFile = "optimizer.safetensors";
+const char* kRngFile = "rng_state.safetensors";
+
+}  // namespace
+
+void TrainerOptions::validate() const {
+  if (!(learning_rate > 0.0) || !std::isfinite(learning_rate)) throw ArgumentError("learningRate must be > 0");
+  if (!(weight_decay >= 0.0)) throw ArgumentError("weightDecay must be >= 0");
+  if (!(adam_beta1 >= 0.0 && adam_beta1 < 1.0)) throw ArgumentError("adamBeta1 must be in [0, 1)");
+  if (!(adam_beta2 >= 0.0 && adam_beta2 < 1.0)) throw ArgumentError("adamBeta2 must be in [0, 1)");
+  if (!(adam_epsilon > 0.0)) throw ArgumentError("adamEpsilon must be > 0");
+  if (!(max_grad_norm >= 0.0)) throw ArgumentError("maxGradNorm must be >= 0");
+  schedule.validate();
+}
+
+Trainer::Trainer(std::shared_ptr<ModelHandle> handle, TrainerOptions options)
+    : handle_(std::move(handle)), options_(std::move(options)) {
+  options_.validate();
+  validate_loss_options(options_.loss, handle_->model->config.num_labels);
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& item : handle_->model->named_parameters(true)) {
+    parameters_.emplace_back(item.key(), item.value());
+    (decays(item.key()) ? decay : no_decay).push_back(item.value());
+  }
+  auto defaults = torch::optim::AdamWOptions(options_.learning_rate)
+                      .betas({options_.adam_beta1, options_.adam_beta2})
+                      .eps(options_.adam_epsilon)
+                      .weight_decay(options_.weight_decay);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(defaults));
+  auto no_decay_options = std::make_unique<torch::optim::AdamWOptions>(defaults);
+  no_decay_options->weight_decay(0.0);
+  groups.emplace_back(no_decay, std::move(no_decay_options));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, defaults);
+  // transformers.Trainer calls set_seed(args.seed) before training: dropout masks follow it.
+  torch::manual_seed(options_.seed);
+}
+
+torch::Tensor Trainer::loss_of(const LabelledBatch& batch) {
+  const auto& config = handle_->model->config;
+  const auto tensors = batch.tokens.to_tensors(config);
+  const auto labels = torch::from_blob(const_cast<float*>(batch.labels), {batch.tokens.batch_size}, torch::kFloat);
+  const auto logits = handle_->model->forward(tensors.input_ids, tensors.token_type_ids, tensors.attention_mask);
+  return compute_loss(options_.loss, logits, labels);
+}
+
+void Trainer::set_learning_rate(double lr) {
+  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+}
+
+StepResult Trainer::step(const std::vector<LabelledBatch>& micro_batches) {
+  if (micro_batches.empty()) throw ArgumentError("a training step needs at least one batch");
+  std::unique_lock<std::shared_mutex> lock(handle_->mutex);
+  auto& model = handle_->model;
+  model->train();
+  // Back to eval mode (and no gradients kept alive) whatever happens, so predict stays right.
+  struct Restore {
+    BertForSequenceClassification& model;
+    ~Restore() {
+      for (auto& parameter : model->parameters()) parameter.mutable_grad() = torch::Tensor();
+      model->eval();
+    }
+  } restore{model};
+
+  StepResult result;
+  const double scale = 1.0 / static_cast<double>(micro_batches.size());
+  for (const auto& batch : micro_batches) {
+    throw_if_cancelled();
+    auto loss = loss_of(batch);
+    if (micro_batches.size() > 1) loss = loss * scale;
+    loss.backward();
+    result.loss += loss.item<double>();
+  }
+  if (options_.max_grad_norm > 0) {
+    result.grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), options_.max_grad_norm);
+  } else {
+    result.grad_norm = std::numeric_limits<double>::quiet_NaN();
+  }
+  set_learning_rate(options_.learning_rate * options_.schedule.factor(steps_taken_));
+  optimizer_->step();
+  ++steps_taken_;
+  result.learning_rate = options_.learning_rate * options_.schedule.factor(steps_taken_);
+  return result;
+}
+
+void Trainer::draw_loader_seed() {
+  // torch.empty((), dtype=torch.int64).random_() in _BaseDataLoaderIter.__init__
+  torch::empty({}, torch::kLong).random_();
+}
+
+double Trainer::eval_loss(const LabelledBatch& batch) {
+  c10::InferenceMode inference;
+  std::shared_lock<std::shared_mutex> lock(handle_->mutex);
+  return loss_of(batch).item<double>();
+}
+
+void Trainer::save_state(const std::string& dir) {
+  std::shared_lock<std::shared_mutex> lock(handle_->mutex);
+  NamedTensors moments;
+  auto& state = optimizer_->state();
+  for (const auto& [name, parameter] : parameters_) {
+    const auto found = state.find(state_key(parameter));
+    if (found == state.end()) continue;
+    const auto& adam = static_cast<const torch::optim::AdamWParamState&>(*found->second);
+    moments.emplace_back(name + ".exp_avg", adam.exp_avg().clone());
+    moments.emplace_back(name + ".exp_avg_sq", adam.exp_avg_sq().clone());
+    moments.emplace_back(name + ".step", torch::full({}, adam.step(), torch::kLong));
+  }
+  write_safetensors(dir + "/" + kOptimizerFile, moments, {{"format", "torch-crossencoder-adamw"}});
+  auto generator = at::detail::getDefaultCPUGenerator();
+  at::Tensor rng;
+  {
+    std::lock_guard<std::mutex> generator_lock(generator.mutex());
+    rng = generator.get_state();
+  }
+  write_safetensors(dir + "/" + kRngFile, {{"cpu", rng}}, {});
+}
+
+void Trainer::load_state(const std::string& dir) {
+  const auto moments = read_weights(dir + "/" + kOptimizerFile);
+  const auto rng = read_weights(dir + "/" + kRngFile);
+  std::unique_lock<std::shared_mutex> lock(handle_->mutex);
+  std::unordered_map<std::string, torch::Tensor> by_name(moments.begin(), moments.end());
+  auto& state = optimizer_->state();
+  for (const auto& [name, parameter] : parameters_) {
+    const auto avg = by_name.find(name + ".exp_avg");
+    const auto avg_sq = by_name.find(name + ".exp_avg_sq");
+    const auto step = by_name.find(name + ".step");
+    if (avg == by_name.end() || avg_sq == by_name.end() || step == by_name.end()) {
+      throw FormatError(dir + "/" + kOptimizerFile + ": no optimiser state for '" + name + "'");
+    }
+    if (avg->second.sizes() != parameter.sizes() || avg_sq->second.sizes() != parameter.sizes()) {
+      throw FormatError(dir + "/" + kOptimizerFile + ": optimiser state of '" + name + "' has the wrong shape");
+    }
+    auto adam = std::make_unique<torch::optim::AdamWParamState>();
+    adam->step(step->second.item<int64_t>());
+    adam->exp_avg(avg->second.clone());
+    adam->exp_avg_sq(avg_sq->second.clone());
+    state[state_key(parameter)] = std::move(adam);
+  }
+  if (rng.size() != 1 || rng[0].first != "cpu" || rng[0].second.scalar_type() != torch::kByte) {
+    throw FormatError(dir + "/" + kRngFile + ": expected one U8 tensor named 'cpu'");
+  }
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> generator_lock(generator.mutex());
+  generator.set_state(rng[0].second);
+  // Every parameter took every step: any one's count is the number of optimiser steps taken.
+  steps_taken_ = parameters_.empty() ? 0 : by_name.at(parameters_.front().first + ".step").item<int64_t>();
+}
+
+std::vector<int64_t> seeded_randperm(int64_t n, uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const auto perm = torch::randperm(n, generator, torch::kLong);
+  return std::vector<int64_t>(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + n);
+}
+
+}  // namespace tce

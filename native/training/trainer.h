@@ -1,0 +1,71 @@
+// One optimiser step as transformers' Trainer takes it: forward in train mode, loss scaled by
+// gradient accumulation, backward, global-norm clipping, AdamW, then the schedule. The loop
+// around it (epochs, sampling, logging, checkpoints) lives in lib/training/trainer.ts.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "training/labelled_batch.h"
+#include "training/losses.h"
+#include "training/lr_schedule.h"
+
+namespace tce {
+
+struct ModelHandle;
+
+struct TrainerOptions {
+  LossOptions loss;
+  double learning_rate = 5e-5;
+  double weight_decay = 0.0;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_epsilon = 1e-8;
+  double max_grad_norm = 1.0;  // 0 disables clipping
+  LrSchedule schedule;
+  int64_t seed = 42;
+
+  void validate() const;
+};
+
+struct StepResult {
+  double loss = 0;           // sum over micro-batches of loss / accumulation = their mean
+  double grad_norm = 0;      // total L2 norm before clipping (NaN when clipping is off)
+  double learning_rate = 0;  // the rate after the schedule stepped, as the Trainer logs it
+};
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<ModelHandle> handle, TrainerOptions options);
+
+  StepResult step(const std::vector<LabelledBatch>& micro_batches);
+  // torch's DataLoader draws a base seed from the global generator each time it is iterated
+  // (every epoch, every evaluation); the draw shifts every dropout mask after it.
+  void draw_loader_seed();
+  double eval_loss(const LabelledBatch& batch);
+
+  // Optimiser moments and step counts by parameter name, and the CPU RNG state (dropout).
+  void save_state(const std::string& dir);
+  void load_state(const std::string& dir);
+
+  int64_t steps_taken() const { return steps_taken_; }
+
+ private:
+  torch::Tensor loss_of(const LabelledBatch& batch);
+  void set_learning_rate(double lr);
+
+  std::shared_ptr<ModelHandle> handle_;
+  TrainerOptions options_;
+  std::vector<std::pair<std::string, torch::Tensor>> parameters_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  int64_t steps_taken_ = 0;
+};
+
+// torch.randperm(n, generator=torch.Generator().manual_seed(seed)), as Sentence Transformers'
+// sampler draws each epoch's order.
+std::vector<int64_t> seeded_randperm(int64_t n, uint64_t seed);
+
+}  // namespace tce
