@@ -30,8 +30,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { CrossEncoderTokenizer, type PairEncoding } from '../lib/tokenizer/tokenizer.js';
-import { epochBatches } from '../lib/training/sampler.js';
+import { CrossEncoderTokenizer, type PairEncoding } from '../lib/index.js';
+import { epochBatches } from '../lib/internal.js';
 import { compare, compareAt, type Comparison, type MatrixRow } from './compare.js';
 import { buildCorpus, type BenchPair, type Corpus, type CorpusSizes, vocabularyWords } from './corpus.js';
 import { wholeBatchPlan } from './forwards.js';
@@ -185,8 +185,8 @@ async function prepare(sizes: CorpusSizes): Promise<Plan> {
 
   // train: the trainer's seeded shuffle, batches padded to their longest pair.
   const trainEncodings = encode(corpus.train);
-  const train = epochBatches(corpus.train.length, TRAIN_BATCH_SIZE, TRAIN_SEED, 0, false);
-  const trainWarmup = epochBatches(corpus.warmup.length, TRAIN_BATCH_SIZE, TRAIN_SEED, 0, false).slice(0, TRAIN_WARMUP_STEPS);
+  const train = await epochBatches(corpus.train.length, TRAIN_BATCH_SIZE, TRAIN_SEED, 0, false);
+  const trainWarmup = (await epochBatches(corpus.warmup.length, TRAIN_BATCH_SIZE, TRAIN_SEED, 0, false)).slice(0, TRAIN_WARMUP_STEPS);
   const labels = (rows: readonly BenchPair[], batches: number[][]) => batches.map((batch) => batch.map((i) => rows[i].label));
 
   const rankStats = rankCalls

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { CrossEncoder, CrossEncoderTrainer, type Pair } from '../lib/index.js';
-import { native, type NativeLabelledBatch, type NativeModel, type NativeTrainer } from '../lib/native.js';
+import { nativeInfo, observeNativeBatches } from '../lib/internal.js';
 import type { BenchPair } from './corpus.js';
 import {
   type CorpusSlice,
@@ -38,38 +38,14 @@ function part<K extends 'predict' | 'rank' | 'train'>(corpus: CorpusSlice, key: 
 
 /**
  * The padded shape [batchSize, seqLength] of every batch handed to the addon (forwards and
- * training steps), recorded by wrapping the binding's methods: the FLOP count of the run is
- * then that of the work the library actually asked for, however it cut the batches, and the
- * PyTorch side can be given the same forwards.
+ * training steps), as the library reports them: the FLOP count of the run is then that of the
+ * work the library actually asked for, however it cut the batches, and the PyTorch side can be
+ * given the same forwards.
  */
 const recorded: Shape[] = [];
 
 /** The shapes recorded since the last call. */
 const takeForwards = (): Shape[] => recorded.splice(0);
-
-function recordNativeBatches(): void {
-  // N-API methods are read-only on the prototypes, so the constructors (plain properties of the
-  // binding) are wrapped to give each new object its own recording method.
-  const binding = native() as unknown as Record<'Model' | 'Trainer', new (...args: unknown[]) => object>;
-  const wrap = <T extends object>(name: 'Model' | 'Trainer', method: keyof T, record: (...args: never[]) => void) => {
-    const Original = binding[name];
-    binding[name] = function (...args: unknown[]) {
-      const instance = new Original(...args) as T;
-      const original = instance[method] as (...a: unknown[]) => unknown;
-      Object.defineProperty(instance, method, {
-        value: (...callArgs: never[]) => {
-          record(...callArgs);
-          return original.apply(instance, callArgs);
-        },
-      });
-      return instance;
-    } as unknown as new (...args: unknown[]) => object;
-  };
-  wrap<NativeModel>('Model', 'forward', (...args: Parameters<NativeModel['forward']>) => void recorded.push([args[3], args[4]]));
-  wrap<NativeTrainer>('Trainer', 'step', (batches: NativeLabelledBatch[]) => {
-    for (const batch of batches) recorded.push([batch.batchSize, batch.seqLength]);
-  });
-}
 
 async function predict(model: CrossEncoder, corpus: CorpusSlice): Promise<Partial<WorkerResult>> {
   takeForwards();
@@ -141,11 +117,9 @@ async function train(model: CrossEncoder, corpus: CorpusSlice): Promise<Partial<
 
 /**
  * OpenBLAS's thread count as it reads it when it loads (OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS,
- * OMP_NUM_THREADS, else the CPUs it may use), or the addon's sharing of the cores among
- * concurrent computations when it has several compute threads.
+ * OMP_NUM_THREADS, else the CPUs it may use).
  */
-function blasThreads(computeThreads: number | undefined): string {
-  if (computeThreads !== undefined && computeThreads > 1) return `cores shared by running forwards (${os.availableParallelism()})`;
+function blasThreads(): string {
   const { OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS } = process.env;
   const set = [OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS].find((value) => Number(value) > 0);
   return String(set !== undefined ? Number(set) : os.availableParallelism());
@@ -159,10 +133,10 @@ async function main(): Promise<void> {
     throw new Error('usage: worker <predict|rank|train> <corpus-WORKLOAD.json> <modelDir>');
   }
   const corpus = JSON.parse(await readFile(corpusFile, 'utf8')) as CorpusSlice;
-  recordNativeBatches();
+  observeNativeBatches((_kind, batchSize, seqLength) => void recorded.push([batchSize, seqLength]));
   const model = await CrossEncoder.fromPretrained(modelDir);
   const measured = await RUNS[workload as Workload](model, corpus);
-  const info = native().info();
+  const info = nativeInfo();
   const result: WorkerResult = {
     side: 'ours',
     workload: workload as Workload,
@@ -174,7 +148,7 @@ async function main(): Promise<void> {
     cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     threads: {
       intraOp: info.intraOpThreads,
-      blas: blasThreads((info as { computeThreads?: number }).computeThreads),
+      blas: blasThreads(),
       waitPolicy: process.env.OMP_WAIT_POLICY ?? 'libgomp default',
     },
     torchVersion: info.torchVersion,

@@ -3,7 +3,7 @@
  * (bench/worker.ts) and, through a JSON file, the PyTorch worker (bench/torch_worker.py): the
  * batches in the order the library forms them, their padded token counts and their FLOPs.
  */
-import type { PairEncoding } from '../lib/tokenizer/tokenizer.js';
+import type { PairEncoding } from '../lib/index.js';
 import type { Corpus } from './corpus.js';
 
 export const WORKLOADS = ['predict', 'rank', 'train'] as const;

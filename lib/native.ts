@@ -1,13 +1,15 @@
 /**
- * Loads the native addon and declares its surface. Everything that talks to libtorch goes
- * through here; the rest of lib/ never touches the addon directly.
+ * The native addon, wrapped once: every method of the classes here maps the addon's errors to
+ * the typed errors of errors.ts, and the addon's own objects stay private to this module (as
+ * better-sqlite3 keeps its C++ handles). Everything in lib/ that talks to libtorch goes through
+ * here. All tensor work runs on the addon's compute thread; the methods return Promises.
  * @internal
  */
 import { createRequire } from 'node:module';
 
 import { CrossEncoderError, fromNativeError } from './errors.js';
 
-/** The Hugging Face config.json fields the native model reads (snake_case, as in the file). */
+/** The Hugging Face config.json fields the native BERT reads (snake_case, as in the file), every one set. */
 export interface NativeBertConfig {
   vocab_size: number;
   hidden_size: number;
@@ -25,21 +27,24 @@ export interface NativeBertConfig {
   num_labels: number;
 }
 
-export interface NativeModel {
-  loadWeights(path: string): Promise<{ missing: string[]; unexpected: string[] }>;
-  saveWeights(path: string, metadata: Record<string, string>): Promise<void>;
-  /** Logits, row-major [batchSize, numLabels]. */
-  forward(
-    inputIds: Int32Array,
-    tokenTypeIds: Int32Array,
-    attentionMask: Int32Array,
-    batchSize: number,
-    seqLength: number,
-  ): Promise<Float32Array>;
-  initClassifier(): void;
-  /** Hugging Face's _init_weights for every parameter, drawn from `seed`. */
-  initWeights(seed: number, padTokenId: number): void;
-  numParameters(): number;
+/** A padded batch of token ids, row-major `[batchSize, seqLength]` (what the tokenizer's collate returns). */
+export interface NativeBatch {
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+  attentionMask: Int32Array;
+  batchSize: number;
+  seqLength: number;
+}
+
+/** A batch with one label per pair, as the native trainer takes it. */
+export interface NativeLabelledBatch extends NativeBatch {
+  labels: Float32Array;
+}
+
+/** Which tensors a weights file lacked and which it had in excess. */
+export interface NativeLoadReport {
+  missing: string[];
+  unexpected: string[];
 }
 
 export interface NativeInfo {
@@ -48,16 +53,6 @@ export interface NativeInfo {
   blas: string;
   intraOpThreads: number;
   parallelInfo: string;
-}
-
-/** A tokenised batch with one label per pair, as the native trainer takes it. */
-export interface NativeLabelledBatch {
-  inputIds: Int32Array;
-  tokenTypeIds: Int32Array;
-  attentionMask: Int32Array;
-  batchSize: number;
-  seqLength: number;
-  labels: Float32Array;
 }
 
 export interface NativeTrainerOptions {
@@ -81,40 +76,43 @@ export interface NativeStepResult {
   learningRate: number;
 }
 
-export interface NativeTrainer {
-  /** One optimiser step over the micro-batches (gradient accumulation). */
+// The addon as it is; only this module sees it.
+interface AddonModel {
+  loadWeights(path: string): Promise<NativeLoadReport>;
+  saveWeights(path: string, metadata: Record<string, string>): Promise<void>;
+  forward(batch: NativeBatch): Promise<Float32Array>;
+  initClassifier(): Promise<void>;
+  initWeights(seed: number, padTokenId: number): Promise<void>;
+}
+interface AddonTrainer {
   step(batches: NativeLabelledBatch[]): Promise<NativeStepResult>;
   evalLoss(batch: NativeLabelledBatch): Promise<number>;
-  /** The draw torch's DataLoader makes from the global generator each time it is iterated. */
-  drawLoaderSeed(): void;
-  /** Writes optimizer.safetensors and rng_state.safetensors into dir. */
+  drawLoaderSeed(): Promise<void>;
   saveState(dir: string): Promise<void>;
   loadState(dir: string): Promise<void>;
   stepsTaken(): number;
 }
-
-interface Binding {
-  Model: new (config: NativeBertConfig) => NativeModel;
-  Trainer: new (model: NativeModel, options: NativeTrainerOptions) => NativeTrainer;
-  /** torch.randperm(n, generator=torch.Generator().manual_seed(seed)). */
-  randperm(n: number, seed: number): Float64Array;
+interface Addon {
+  Model: new (config: NativeBertConfig) => AddonModel;
+  Trainer: new (model: AddonModel, options: NativeTrainerOptions) => AddonTrainer;
+  randperm(n: number, seed: number): Promise<Float64Array>;
   info(): NativeInfo;
-  setThreads(threads: number): void;
   shutdown(): boolean;
 }
 
-// Thread defaults, chosen by measurement (BENCHMARKS.md). libgomp spin-waits between parallel
-// regions by default: with 2 intra-op threads on 2 cores, predict ran 4.5x slower (17 against
-// 76 pairs/s). It reads this variable once, when libtorch loads, so it is set before the addon is
-// required, unless the user set it. Thread counts are not set here: the addon leaves them to
-// libtorch and OpenBLAS, and respects OMP_NUM_THREADS / OPENBLAS_NUM_THREADS (native/threads.h).
+// libgomp spin-waits between parallel regions by default, which costs 2-3x on small machines; it
+// reads this variable once, when libtorch loads, so it must be set before the addon is required.
 process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
 
-function load(): Binding {
+let addon: Addon | undefined;
+
+/** The addon, loaded on first use (loading libtorch costs ~0.5 s). */
+function load(): Addon {
+  if (addon) return addon;
   const require = createRequire(import.meta.url);
   try {
     const override = process.env.TORCH_CROSSENCODER_BINARY;
-    return (override ? require(override) : require('bindings')('torch_crossencoder')) as Binding;
+    addon = (override ? require(override) : require('bindings')('torch_crossencoder')) as Addon;
   } catch (error) {
     throw new CrossEncoderError(
       'torch-crossencoder: the native addon could not be loaded. It is built by `npm install` ' +
@@ -124,23 +122,20 @@ function load(): Binding {
       { cause: error },
     );
   }
+  // Exiting while native work runs crashes or hangs the process: cancel and await it first.
+  process.on('exit', () => addon?.shutdown());
+  return addon;
 }
 
-let binding: Binding | undefined;
-
-/** The addon, loaded on first use (loading libtorch costs ~0.5 s). */
-export function native(): Binding {
-  if (!binding) {
-    binding = load();
-    // Exiting while a worker thread is inside libtorch crashes or hangs the process:
-    // cancel and await native work first.
-    process.on('exit', () => binding?.shutdown());
+function mapped<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    throw fromNativeError(error);
   }
-  return binding;
 }
 
-/** Calls into the addon and converts its errors into the typed errors of lib/errors.ts. */
-export async function callNative<T>(work: () => Promise<T>): Promise<T> {
+async function mappedAsync<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
@@ -148,11 +143,104 @@ export async function callNative<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Synchronous variant of {@link callNative}. */
-export function callNativeSync<T>(work: () => T): T {
-  try {
-    return work();
-  } catch (error) {
-    throw fromNativeError(error);
+/** Called with the shape of every batch handed to the addon (see {@link observeNativeBatches}). */
+export type NativeBatchObserver = (kind: 'forward' | 'step', batchSize: number, seqLength: number) => void;
+let batchObserver: NativeBatchObserver | undefined;
+
+/**
+ * Reports the padded shape of every forward and training batch from now on (undefined stops):
+ * the benchmarks count the FLOPs of the work the library actually asked for with it.
+ */
+export function observeNativeBatches(observer: NativeBatchObserver | undefined): void {
+  batchObserver = observer;
+}
+
+let addonModelOf: (model: NativeModel) => AddonModel;
+
+/** A BERT cross-encoder in libtorch: its weights and forward pass. */
+export class NativeModel {
+  readonly #model: AddonModel;
+
+  static {
+    addonModelOf = (model) => model.#model;
   }
+
+  /** A model with the config's shapes and untrained weights. */
+  constructor(config: NativeBertConfig) {
+    this.#model = mapped(() => new (load().Model)(config));
+  }
+
+  /** Copies the tensors of a `.safetensors` or `pytorch_model.bin` file in by state-dict name. */
+  loadWeights(file: string): Promise<NativeLoadReport> {
+    return mappedAsync(() => this.#model.loadWeights(file));
+  }
+
+  /** Writes every parameter to a `.safetensors` file with `metadata` as its `__metadata__`. */
+  saveWeights(file: string, metadata: Record<string, string>): Promise<void> {
+    return mappedAsync(() => this.#model.saveWeights(file, metadata));
+  }
+
+  /** Logits, row-major `[batchSize, numLabels]`. */
+  forward(batch: NativeBatch): Promise<Float32Array> {
+    batchObserver?.('forward', batch.batchSize, batch.seqLength);
+    return mappedAsync(() => this.#model.forward(batch));
+  }
+
+  /** A new classification head, initialised as Hugging Face's `_init_weights` does. */
+  initClassifier(): Promise<void> {
+    return mappedAsync(() => this.#model.initClassifier());
+  }
+
+  /** Hugging Face's `_init_weights` for every parameter, drawn from `seed`. */
+  initWeights(seed: number, padTokenId: number): Promise<void> {
+    return mappedAsync(() => this.#model.initWeights(seed, padTokenId));
+  }
+}
+
+/** The optimiser state of a training run over a {@link NativeModel}: loss, AdamW, schedule, RNG. */
+export class NativeTrainer {
+  readonly #trainer: AddonTrainer;
+
+  constructor(model: NativeModel, options: NativeTrainerOptions) {
+    this.#trainer = mapped(() => new (load().Trainer)(addonModelOf(model), options));
+  }
+
+  /** One optimiser step over the micro-batches (gradient accumulation). */
+  step(batches: NativeLabelledBatch[]): Promise<NativeStepResult> {
+    for (const batch of batches) batchObserver?.('step', batch.batchSize, batch.seqLength);
+    return mappedAsync(() => this.#trainer.step(batches));
+  }
+
+  /** The loss of one batch, without gradients. */
+  evalLoss(batch: NativeLabelledBatch): Promise<number> {
+    return mappedAsync(() => this.#trainer.evalLoss(batch));
+  }
+
+  /** The draw torch's DataLoader makes from the global generator each time it is iterated. */
+  drawLoaderSeed(): Promise<void> {
+    return mappedAsync(() => this.#trainer.drawLoaderSeed());
+  }
+
+  /** Writes optimizer.safetensors and rng_state.safetensors into `dir`. */
+  saveState(dir: string): Promise<void> {
+    return mappedAsync(() => this.#trainer.saveState(dir));
+  }
+
+  loadState(dir: string): Promise<void> {
+    return mappedAsync(() => this.#trainer.loadState(dir));
+  }
+
+  stepsTaken(): number {
+    return mapped(() => this.#trainer.stepsTaken());
+  }
+}
+
+/** `torch.randperm(n, generator=torch.Generator().manual_seed(seed))`. */
+export function randperm(n: number, seed: number): Promise<Float64Array> {
+  return mappedAsync(() => load().randperm(n, seed));
+}
+
+/** libtorch's version, BLAS and threads. */
+export function nativeInfo(): NativeInfo {
+  return mapped(() => load().info());
 }

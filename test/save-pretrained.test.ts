@@ -17,6 +17,7 @@ import { CrossEncoder, type Pair } from '../lib/model/cross-encoder.js';
 import { FileSystemError } from '../lib/errors.js';
 import { LOSS_PLOT_FILE } from '../lib/model/loss-plot.js';
 import { SENTENCE_TRANSFORMERS_VERSION, TRANSFORMERS_VERSION } from '../lib/model/save-pretrained.js';
+import { NativeModel } from '../lib/native.js';
 import { referencePredict, testModel, type TestModelName } from './helpers/models.js';
 import { PYTHON, REFERENCE_DIR } from './helpers/python.js';
 
@@ -310,7 +311,7 @@ describe('replacing and failing', () => {
 
   it('leaves no directory and no partial files when the weights cannot be written', async () => {
     const model = await CrossEncoder.fromPretrained(testModel('tiny'));
-    vi.spyOn(model.nativeModel, 'saveWeights').mockRejectedValue(new Error('No space left on device'));
+    vi.spyOn(NativeModel.prototype, 'saveWeights').mockRejectedValue(new Error('No space left on device'));
     const dir = path.join(work, 'saved');
     const error = await model.savePretrained(dir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FileSystemError);

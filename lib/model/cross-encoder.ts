@@ -16,7 +16,7 @@ import {
 import { modelFamily } from './families/index.js';
 import { InvalidArgumentError, ModelFormatError } from '../errors.js';
 import { type HubOptions, resolveModelDirectory } from '../hub/index.js';
-import { callNative, callNativeSync, native, type NativeModel } from '../native.js';
+import { NativeModel, type NativeLoadReport } from '../native.js';
 import { createProgress } from '../progress.js';
 import type { ModelCardData } from './model-card.js';
 import { savePretrained, type SavePretrainedOptions } from './save-pretrained.js';
@@ -78,6 +78,16 @@ const FORWARD_TOKEN_BUDGET = Number(process.env.TORCH_CROSSENCODER_FORWARD_TOKEN
 // Pairs tokenised between two yields to the event loop (~10 ms of work for typical passages).
 const ENCODE_SLICE = 128;
 
+let nativeOf: (model: CrossEncoder) => NativeModel;
+
+/**
+ * @internal The native model behind a {@link CrossEncoder}, for this package's trainer; users
+ * never hold it (as better-sqlite3 keeps its C++ handles private).
+ */
+export function nativeModelOf(model: CrossEncoder): NativeModel {
+  return nativeOf(model);
+}
+
 /** A cross-encoder reranker backed by libtorch. Create one with {@link CrossEncoder.fromPretrained}. */
 export class CrossEncoder {
   /** Where the model's files are. */
@@ -89,8 +99,8 @@ export class CrossEncoder {
   /** The activation `predict` applies unless told otherwise. */
   activation: Activation;
   readonly tokenizer: CrossEncoderTokenizer;
-  /** @internal */
-  readonly nativeModel: NativeModel;
+  /** The libtorch half: weights and forward pass (see {@link nativeModelOf}). */
+  readonly #native: NativeModel;
   /** What the model card of the next save describes (base model, training run); the trainer fills it. */
   modelCardData: ModelCardData = {};
 
@@ -109,7 +119,11 @@ export class CrossEncoder {
     this.maxLength = fields.maxLength;
     this.activation = fields.activation;
     this.tokenizer = fields.tokenizer;
-    this.nativeModel = fields.nativeModel;
+    this.#native = fields.nativeModel;
+  }
+
+  static {
+    nativeOf = (model) => model.#native;
   }
 
   /**
@@ -128,8 +142,8 @@ export class CrossEncoder {
     const configFile = path.join(modelPath, MODEL_FILE.config);
     const model = await CrossEncoder.create(modelPath, await readConfigJson(modelPath), configFile, options);
     const weightsFile = await findWeightsFile(modelPath);
-    const report = await callNative(() => model.nativeModel.loadWeights(weightsFile));
-    checkLoadReport(report, weightsFile, model.nativeModel);
+    const report = await model.#native.loadWeights(weightsFile);
+    await checkLoadReport(report, weightsFile, model.#native);
     model.modelCardData.baseModel = nameOrPath;
     return model;
   }
@@ -148,7 +162,7 @@ export class CrossEncoder {
     if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`seed must be an integer ≥ 0, got ${seed}`);
     const model = await CrossEncoder.create(path.resolve(tokenizerPath), config, 'fromConfig(config)', modelOptions);
     const padTokenId = typeof config.pad_token_id === 'number' ? config.pad_token_id : 0;
-    callNativeSync(() => model.nativeModel.initWeights(seed, padTokenId));
+    await model.#native.initWeights(seed, padTokenId);
     return model;
   }
 
@@ -165,7 +179,7 @@ export class CrossEncoder {
     const tokenizer = await CrossEncoderTokenizer.fromDirectory(modelPath);
     const maxLength = resolveMaxLength(options.maxLength, tokenizer.modelMaxLength, nativeConfig.max_position_embeddings);
     const activation = options.activation ?? resolveActivation(config, numLabels, configFile);
-    const nativeModel = callNativeSync(() => new (native().Model)(nativeConfig));
+    const nativeModel = new NativeModel(nativeConfig);
     return new CrossEncoder({ modelPath, config, numLabels, maxLength, activation, tokenizer, nativeModel });
   }
 
@@ -239,7 +253,7 @@ export class CrossEncoder {
    * renamed into place.
    */
   async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
-    await savePretrained(this, dir, options);
+    await savePretrained(this, this.#native, dir, options);
   }
 
   /**
@@ -259,10 +273,7 @@ export class CrossEncoder {
 
   /** @internal One padded batch through the native model. */
   forward(encodings: readonly PairEncoding[]): Promise<Float32Array> {
-    const batch = this.tokenizer.collate(encodings);
-    return callNative(() =>
-      this.nativeModel.forward(batch.inputIds, batch.tokenTypeIds, batch.attentionMask, batch.batchSize, batch.seqLength),
-    );
+    return this.#native.forward(this.tokenizer.collate(encodings));
   }
 }
 
@@ -338,7 +349,7 @@ async function findWeightsFile(dir: string): Promise<string> {
   throw new ModelFormatError(`${dir} has no weights: looked for ${WEIGHT_FILES.join(', ')}`);
 }
 
-function checkLoadReport(report: { missing: string[]; unexpected: string[] }, file: string, model: NativeModel): void {
+async function checkLoadReport(report: NativeLoadReport, file: string, model: NativeModel): Promise<void> {
   const unexpected = report.unexpected.filter((name) => !IGNORED_UNEXPECTED.some((re) => re.test(name)));
   const missing = report.missing.filter((name) => !NEWLY_INITIALISED.has(name));
   if (missing.length > 0 || unexpected.length > 0) {
@@ -348,7 +359,7 @@ function checkLoadReport(report: { missing: string[]; unexpected: string[] }, fi
     throw new ModelFormatError(`${file} does not match config.json: ${parts.join('; ')}`);
   }
   if (report.missing.length > 0) {
-    callNativeSync(() => model.initClassifier());
+    await model.initClassifier();
     process.emitWarning(
       `${file} has no classification head (${report.missing.join(', ')}); a new one was initialised and must be trained before its scores mean anything`,
       'CrossEncoderWarning',

@@ -16,12 +16,17 @@ import path from 'node:path';
 import { ACTIVATION_CLASS_PATHS } from './activation.js';
 import { writeDirectoryAtomic } from '../atomic-file.js';
 import type { ConfigJson } from './config.js';
-import type { CrossEncoder } from './cross-encoder.js';
 import { FileSystemError, InvalidArgumentError } from '../errors.js';
 import { LOSS_PLOT_FILE, renderLossPlot } from './loss-plot.js';
-import { labelNames, renderModelCard } from './model-card.js';
-import { callNative, native } from '../native.js';
+import { labelNames, type ModelCardData, type ModelCardModel, renderModelCard } from './model-card.js';
+import { nativeInfo, type NativeModel } from '../native.js';
 import { MODEL_FILE } from './model-files.js';
+
+/** What a saved directory is made of: a {@link CrossEncoder} is one (`weights` come beside it). */
+export interface SavableModel extends ModelCardModel {
+  readonly tokenizer: { save(dir: string): Promise<void> };
+  readonly modelCardData?: ModelCardData;
+}
 
 /** Options of {@link savePretrained}. */
 export interface SavePretrainedOptions {
@@ -52,19 +57,19 @@ const TRANSFORMER_MODULE_TYPE = 'sentence_transformers.base.modules.transformer.
  * @throws InvalidArgumentError for an empty `dir`.
  * @throws FileSystemError naming the path that could not be created or written.
  */
-export async function savePretrained(model: CrossEncoder, dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+export async function savePretrained(model: SavableModel, weights: NativeModel, dir: string, options: SavePretrainedOptions = {}): Promise<void> {
   if (typeof dir !== 'string' || dir.length === 0) {
     throw new InvalidArgumentError('savePretrained(dir): dir must be a non-empty string');
   }
   const target = path.resolve(dir);
   if (path.dirname(target) === target) throw new InvalidArgumentError(`savePretrained(dir): cannot replace the root directory ${target}`);
-  await writeDirectoryAtomic(target, (staging) => writeModelFiles(model, staging, options.modelId ?? dir), 'the model');
+  await writeDirectoryAtomic(target, (staging) => writeModelFiles(model, weights, staging, options.modelId ?? dir), 'the model');
 }
 
 /** Writes every file of the saved model into `dir` (the staging directory). */
-async function writeModelFiles(model: CrossEncoder, dir: string, modelId: string): Promise<void> {
+async function writeModelFiles(model: SavableModel, weights: NativeModel, dir: string, modelId: string): Promise<void> {
   const data = model.modelCardData ?? {};
-  await callNative(() => model.nativeModel.saveWeights(path.join(dir, MODEL_FILE.safetensors), { format: 'pt' }));
+  await weights.saveWeights(path.join(dir, MODEL_FILE.safetensors), { format: 'pt' });
   await model.tokenizer.save(dir);
   await recordMaxLength(dir, model.maxLength);
 
@@ -86,7 +91,7 @@ async function writeModelFiles(model: CrossEncoder, dir: string, modelId: string
  * classification architecture, its labels, float32 weights and the activation for every
  * Sentence Transformers version.
  */
-export function buildConfigJson(model: Pick<CrossEncoder, 'config' | 'numLabels' | 'activation'>): ConfigJson {
+export function buildConfigJson(model: Pick<SavableModel, 'config' | 'numLabels' | 'activation'>): ConfigJson {
   const labels = labelNames(model.config, model.numLabels);
   const activationFn = ACTIVATION_CLASS_PATHS[model.activation];
   const previous = model.config.sentence_transformers;
@@ -122,7 +127,7 @@ function sentenceTransformersFiles(activationFn: string): Array<[string, unknown
         __version__: {
           sentence_transformers: SENTENCE_TRANSFORMERS_VERSION,
           transformers: TRANSFORMERS_VERSION,
-          pytorch: native().info().torchVersion,
+          pytorch: nativeInfo().torchVersion,
         },
         prompts: {},
         default_prompt_name: null,

@@ -2,7 +2,7 @@
  * The order a training epoch visits rows in, drawn as Sentence Transformers' CrossEncoderTrainer
  * draws it, so a run here trains on the same batches as the Python one.
  */
-import { native } from '../native.js';
+import { randperm } from '../native.js';
 
 /**
  * Row indices of each batch of `epoch` (0-based): consecutive chunks of
@@ -10,8 +10,8 @@ import { native } from '../native.js';
  * seedable sampler re-seeds the generator each epoch), without the last short chunk when
  * `dropLast`.
  */
-export function epochBatches(n: number, batchSize: number, seed: number, epoch: number, dropLast: boolean): number[][] {
-  const order = native().randperm(n, seed + epoch);
+export async function epochBatches(n: number, batchSize: number, seed: number, epoch: number, dropLast: boolean): Promise<number[][]> {
+  const order = await randperm(n, seed + epoch);
   const batches: number[][] = [];
   for (let start = 0; start < n; start += batchSize) {
     if (dropLast && start + batchSize > n) break;

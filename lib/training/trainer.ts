@@ -27,13 +27,13 @@ import {
   TRAINING_ARGS_FILE,
   writeTrainerState,
 } from './checkpoints.js';
-import type { CrossEncoder } from '../model/cross-encoder.js';
+import { type CrossEncoder, nativeModelOf } from '../model/cross-encoder.js';
 import { type PairDataset, type PairInput, toPairDataset } from '../datasets.js';
 import { FileSystemError, InvalidArgumentError } from '../errors.js';
 import type { CrossEncoderEvaluator } from '../evaluation/evaluator.js';
 import { type CrossEncoderLoss, defaultLoss } from './losses.js';
 import { writeLossPlot } from '../model/loss-plot.js';
-import { callNative, native, type NativeLabelledBatch, type NativeTrainer } from '../native.js';
+import { type NativeLabelledBatch, NativeTrainer } from '../native.js';
 import { ModelCardCallback } from './model-card-callback.js';
 import { ProgressCallback } from './progress-callback.js';
 import { batchesPerEpoch, epochBatches } from './sampler.js';
@@ -151,17 +151,17 @@ export class CrossEncoderTrainer {
     const firstEpoch = Math.floor(firstStep / schedule.updatesPerEpoch);
     for (let epoch = firstEpoch; epoch < schedule.numEpochs && !this.control.shouldTrainingStop; epoch++) {
       const steps = groupSteps(
-        epochBatches(this.trainDataset.length, args.perDeviceTrainBatchSize, args.seed, epoch, args.dataloaderDropLast),
+        await epochBatches(this.trainDataset.length, args.perDeviceTrainBatchSize, args.seed, epoch, args.dataloaderDropLast),
         args.gradientAccumulationSteps,
       );
       // A resumed run skips the steps of this epoch it already took.
       const skip = epoch === firstEpoch ? firstStep - epoch * schedule.updatesPerEpoch : 0;
       // Iterating the epoch's DataLoader draws from the global generator; transformers restores a
       // mid-epoch checkpoint's RNG state after that draw, so a resumed epoch does not draw again.
-      if (skip === 0) trainer.drawLoaderSeed();
+      if (skip === 0) await trainer.drawLoaderSeed();
       let batchesDone = skip * args.gradientAccumulationSteps;
       for (const micro of steps.slice(skip)) {
-        const result = await callNative(() => trainer.step(micro.map((rows) => this.labelledBatch(rows, this.trainDataset, this.encodings))));
+        const result = await trainer.step(micro.map((rows) => this.labelledBatch(rows, this.trainDataset, this.encodings)));
         batchesDone += micro.length;
         this.state.globalStep += 1;
         this.state.epoch = epoch + batchesDone / schedule.batchesPerEpoch;
@@ -186,7 +186,7 @@ export class CrossEncoderTrainer {
     }
 
     if (args.loadBestModelAtEnd && this.state.bestModelCheckpoint) {
-      await callNative(() => this.model.nativeModel.loadWeights(path.join(this.state.bestModelCheckpoint!, MODEL_FILE.safetensors)));
+      await nativeModelOf(this.model).loadWeights(path.join(this.state.bestModelCheckpoint, MODEL_FILE.safetensors));
     }
     const runtime = (performance.now() - started) / 1000;
     const stepsRun = this.state.globalStep - firstStep;
@@ -263,7 +263,7 @@ export class CrossEncoderTrainer {
 
   private createNativeTrainer(schedule: Schedule): NativeTrainer {
     const a = this.args;
-    return new (native().Trainer)(this.model.nativeModel, {
+    return new NativeTrainer(nativeModelOf(this.model), {
       ...this.loss.nativeOptions(),
       learningRate: a.learningRate,
       weightDecay: a.weightDecay,
@@ -287,11 +287,11 @@ export class CrossEncoderTrainer {
   private async evalLoss(trainer: NativeTrainer, dataset: PairDataset): Promise<number> {
     const encodings = dataset.map((row) => this.model.tokenizer.encodePair(row.query, row.document, this.model.maxLength));
     const size = this.args.perDeviceEvalBatchSize;
-    trainer.drawLoaderSeed(); // the eval DataLoader's iteration, as in transformers' evaluation loop
+    await trainer.drawLoaderSeed(); // the eval DataLoader's iteration, as in transformers' evaluation loop
     let sum = 0;
     for (let start = 0; start < dataset.length; start += size) {
       const rows = Array.from({ length: Math.min(size, dataset.length - start) }, (_, i) => start + i);
-      sum += (await callNative(() => trainer.evalLoss(this.labelledBatch(rows, dataset, encodings)))) * rows.length;
+      sum += (await trainer.evalLoss(this.labelledBatch(rows, dataset, encodings))) * rows.length;
     }
     return sum / dataset.length;
   }
@@ -346,7 +346,7 @@ export class CrossEncoderTrainer {
       dir,
       async (staging) => {
         await this.model.savePretrained(staging, { modelId: dir });
-        await callNative(() => trainer.saveState(staging));
+        await trainer.saveState(staging);
         await writeTrainerState(staging, this.state, args);
         await writeJsonAtomic(path.join(staging, TRAINING_ARGS_FILE), args);
       },
@@ -358,8 +358,8 @@ export class CrossEncoderTrainer {
 
   private async resume(dir: string, trainer: NativeTrainer): Promise<void> {
     const saved = await readTrainerState(dir);
-    await callNative(() => this.model.nativeModel.loadWeights(path.join(dir, MODEL_FILE.safetensors)));
-    await callNative(() => trainer.loadState(dir));
+    await nativeModelOf(this.model).loadWeights(path.join(dir, MODEL_FILE.safetensors));
+    await trainer.loadState(dir);
     if (trainer.stepsTaken() !== saved.globalStep) {
       throw new InvalidArgumentError(
         `cannot resume from ${dir}: the optimiser took ${trainer.stepsTaken()} steps but trainer_state.json says ${saved.globalStep}`,

@@ -12,7 +12,6 @@
 #include "napi/napi_errors.h"
 #include "napi/trainer_wrap.h"
 #include "runtime/cancellation.h"
-#include "runtime/threads.h"
 
 namespace tce {
 namespace {
@@ -30,19 +29,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   auto result = Napi::Object::New(env);
   result.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   result.Set("blas", Napi::String::New(env, blas_in_use()));
-  result.Set("intraOpThreads", Napi::Number::New(env, intra_op_threads()));
+  // libtorch's default, which every thread (the compute thread too) starts with.
+  result.Set("intraOpThreads", Napi::Number::New(env, at::get_num_threads()));
   result.Set("parallelInfo", Napi::String::New(env, at::get_parallel_info()));
   return result;
-}
-
-Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&] {
-    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "setThreads(n): n must be a number");
-    const int n = info[0].As<Napi::Number>().Int32Value();
-    set_intra_op_threads(n);
-    apply_thread_settings();
-    return info.Env().Undefined();
-  });
 }
 
 // Called from process.on('exit'): exiting while the compute thread is inside libtorch crashes or
@@ -60,7 +50,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Trainer", TrainerWrap::Define(env));
   exports.Set("randperm", Napi::Function::New(env, Randperm, "randperm"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
-  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
   return exports;
 }

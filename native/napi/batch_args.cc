@@ -28,31 +28,21 @@ int64_t positive_int(const Napi::Value& value, const char* name) {
   return static_cast<int64_t>(number);
 }
 
-TokenBatch make_batch(const Napi::Value& input_ids, const Napi::Value& token_type_ids, const Napi::Value& attention_mask,
-                      const Napi::Value& batch_size, const Napi::Value& seq_length, std::vector<Napi::Value>& keep_alive) {
+}  // namespace
+
+TokenBatch token_batch_from_object(const Napi::Object& o, std::vector<Napi::Value>& keep_alive) {
+  const auto input_ids = o.Get("inputIds");
+  const auto token_type_ids = o.Get("tokenTypeIds");
+  const auto attention_mask = o.Get("attentionMask");
   TokenBatch batch;
-  batch.batch_size = positive_int(batch_size, "batchSize");
-  batch.seq_length = positive_int(seq_length, "seqLength");
+  batch.batch_size = positive_int(o.Get("batchSize"), "batchSize");
+  batch.seq_length = positive_int(o.Get("seqLength"), "seqLength");
   const auto n = static_cast<size_t>(batch.batch_size * batch.seq_length);
   batch.input_ids = int32_data(input_ids, "inputIds", n);
   batch.token_type_ids = int32_data(token_type_ids, "tokenTypeIds", n);
   batch.attention_mask = int32_data(attention_mask, "attentionMask", n);
   keep_alive.insert(keep_alive.end(), {input_ids, token_type_ids, attention_mask});
   return batch;
-}
-
-}  // namespace
-
-TokenBatch token_batch_from_args(const Napi::CallbackInfo& info, size_t first, std::vector<Napi::Value>& keep_alive) {
-  if (info.Length() < first + 5) {
-    throw ArgumentError("expected (inputIds, tokenTypeIds, attentionMask, batchSize, seqLength)");
-  }
-  return make_batch(info[first], info[first + 1], info[first + 2], info[first + 3], info[first + 4], keep_alive);
-}
-
-TokenBatch token_batch_from_object(const Napi::Object& o, std::vector<Napi::Value>& keep_alive) {
-  return make_batch(o.Get("inputIds"), o.Get("tokenTypeIds"), o.Get("attentionMask"), o.Get("batchSize"),
-                    o.Get("seqLength"), keep_alive);
 }
 
 LabelledBatch labelled_batch_from_js(const Napi::Value& value, std::vector<Napi::Value>& keep_alive) {

@@ -3,7 +3,6 @@
 // Throws ArgumentError naming the bad argument or field.
 #pragma once
 
-#include <cstddef>
 #include <vector>
 
 #include <napi.h>
@@ -13,10 +12,8 @@
 
 namespace tce {
 
-// (inputIds, tokenTypeIds, attentionMask, batchSize, seqLength) from info[first...].
-TokenBatch token_batch_from_args(const Napi::CallbackInfo& info, size_t first, std::vector<Napi::Value>& keep_alive);
-
-// The same from an object { inputIds, tokenTypeIds, attentionMask, batchSize, seqLength }.
+// { inputIds, tokenTypeIds, attentionMask, batchSize, seqLength }: the one shape of a batch, for
+// the model's forward and, with labels, for the trainer.
 TokenBatch token_batch_from_object(const Napi::Object& object, std::vector<Napi::Value>& keep_alive);
 
 // { inputIds, tokenTypeIds, attentionMask, batchSize, seqLength, labels: Float32Array }

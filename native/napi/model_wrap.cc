@@ -18,30 +18,33 @@ namespace {
 
 Napi::FunctionReference* constructor = nullptr;
 
-// Reads the Hugging Face config.json field names, already defaulted by lib/model/config.ts.
+// Reads the Hugging Face config.json field names; lib/model/families/ fills the defaults, so
+// every field must be present.
 BertConfig config_from_js(const Napi::Value& value) {
   if (!value.IsObject()) throw ArgumentError("Model(config): config must be an object");
   const auto object = value.As<Napi::Object>();
+  const auto integer = [&](const char* key) { return required_integer(object, key, "config"); };
+  const auto number = [&](const char* key) { return required_number(object, key, "config"); };
   BertConfig c;
-  const auto get_int = [&](const char* key, int64_t fallback) { return optional_integer(object, key, fallback, "config"); };
-  const auto get_double = [&](const char* key, double fallback) { return optional_number(object, key, fallback, "config"); };
-  c.vocab_size = get_int("vocab_size", c.vocab_size);
-  c.hidden_size = get_int("hidden_size", c.hidden_size);
-  c.num_hidden_layers = get_int("num_hidden_layers", c.num_hidden_layers);
-  c.num_attention_heads = get_int("num_attention_heads", c.num_attention_heads);
-  c.intermediate_size = get_int("intermediate_size", c.intermediate_size);
-  c.max_position_embeddings = get_int("max_position_embeddings", c.max_position_embeddings);
-  c.type_vocab_size = get_int("type_vocab_size", c.type_vocab_size);
-  c.num_labels = get_int("num_labels", c.num_labels);
-  c.hidden_dropout_prob = get_double("hidden_dropout_prob", c.hidden_dropout_prob);
-  c.attention_probs_dropout_prob = get_double("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-  c.classifier_dropout = get_double("classifier_dropout", c.hidden_dropout_prob);
-  c.layer_norm_eps = get_double("layer_norm_eps", c.layer_norm_eps);
-  c.initializer_range = get_double("initializer_range", c.initializer_range);
-  c.hidden_act = optional_string(object, "hidden_act", c.hidden_act, "config");
+  c.vocab_size = integer("vocab_size");
+  c.hidden_size = integer("hidden_size");
+  c.num_hidden_layers = integer("num_hidden_layers");
+  c.num_attention_heads = integer("num_attention_heads");
+  c.intermediate_size = integer("intermediate_size");
+  c.max_position_embeddings = integer("max_position_embeddings");
+  c.type_vocab_size = integer("type_vocab_size");
+  c.num_labels = integer("num_labels");
+  c.hidden_dropout_prob = number("hidden_dropout_prob");
+  c.attention_probs_dropout_prob = number("attention_probs_dropout_prob");
+  c.classifier_dropout = number("classifier_dropout");
+  c.layer_norm_eps = number("layer_norm_eps");
+  c.initializer_range = number("initializer_range");
+  c.hidden_act = required_string(object, "hidden_act", "config");
   c.validate();
   return c;
 }
+
+Napi::Value undefined(Napi::Env env, bool&) { return env.Undefined(); }
 
 std::string string_arg(const Napi::CallbackInfo& info, size_t index, const char* what) {
   if (info.Length() <= index || !info[index].IsString()) throw ArgumentError(std::string(what) + " must be a string");
@@ -62,8 +65,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                            InstanceMethod("saveWeights", &ModelWrap::SaveWeights),
                            InstanceMethod("forward", &ModelWrap::Forward),
                            InstanceMethod("initClassifier", &ModelWrap::InitClassifier),
-                           InstanceMethod("initWeights", &ModelWrap::InitWeights),
-                           InstanceMethod("numParameters", &ModelWrap::NumParameters)});
+                           InstanceMethod("initWeights", &ModelWrap::InitWeights)});
   constructor = new Napi::FunctionReference(Napi::Persistent(func));
   return func;
 }
@@ -126,14 +128,15 @@ Napi::Value ModelWrap::SaveWeights(const Napi::CallbackInfo& info) {
           write_safetensors(path, tensors, metadata);
           return true;
         },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+        undefined);
   });
 }
 
 Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
     std::vector<Napi::Value> keep_alive;
-    const auto batch = token_batch_from_args(info, 0, keep_alive);
+    if (info.Length() < 1 || !info[0].IsObject()) throw ArgumentError("forward(batch): batch must be an object");
+    const auto batch = token_batch_from_object(info[0].As<Napi::Object>(), keep_alive);
     auto handle = handle_;
     return AsyncTask<std::vector<float>>::Run(
         info.Env(),
@@ -156,9 +159,15 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::InitClassifier(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    std::unique_lock<std::shared_mutex> lock(handle_->mutex);
-    handle_->model->init_classifier();
-    return info.Env().Undefined();
+    auto handle = handle_;
+    return AsyncTask<bool>::Run(
+        info.Env(),
+        [handle] {
+          std::unique_lock<std::shared_mutex> lock(handle->mutex);
+          handle->model->init_classifier();
+          return true;
+        },
+        undefined);
   });
 }
 
@@ -171,16 +180,17 @@ Napi::Value ModelWrap::InitWeights(const Napi::CallbackInfo& info) {
     if (!(seed >= 0) || seed != static_cast<double>(static_cast<uint64_t>(seed))) {
       throw ArgumentError("initWeights(seed, padTokenId): seed must be a non-negative integer");
     }
-    std::unique_lock<std::shared_mutex> lock(handle_->mutex);
-    handle_->model->init_weights(static_cast<uint64_t>(seed), info[1].As<Napi::Number>().Int64Value());
-    return info.Env().Undefined();
+    const int64_t pad_token_id = info[1].As<Napi::Number>().Int64Value();
+    auto handle = handle_;
+    return AsyncTask<bool>::Run(
+        info.Env(),
+        [handle, seed, pad_token_id] {
+          std::unique_lock<std::shared_mutex> lock(handle->mutex);
+          handle->model->init_weights(static_cast<uint64_t>(seed), pad_token_id);
+          return true;
+        },
+        undefined);
   });
-}
-
-Napi::Value ModelWrap::NumParameters(const Napi::CallbackInfo& info) {
-  int64_t total = 0;
-  for (const auto& p : handle_->model->parameters()) total += p.numel();
-  return Napi::Number::New(info.Env(), static_cast<double>(total));
 }
 
 }  // namespace tce

@@ -24,7 +24,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value InitClassifier(const Napi::CallbackInfo& info);
   Napi::Value InitWeights(const Napi::CallbackInfo& info);
-  Napi::Value NumParameters(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelHandle> handle_;
 };

@@ -40,4 +40,23 @@ std::string optional_string(const Napi::Object& object, const char* key, const s
   return value.As<Napi::String>().Utf8Value();
 }
 
+static void require(const Napi::Object& object, const char* key, const char* owner) {
+  if (absent(field(object, key))) throw ArgumentError(name(owner, key) + " is required");
+}
+
+double required_number(const Napi::Object& object, const char* key, const char* owner) {
+  require(object, key, owner);
+  return optional_number(object, key, 0, owner);
+}
+
+int64_t required_integer(const Napi::Object& object, const char* key, const char* owner) {
+  require(object, key, owner);
+  return optional_integer(object, key, 0, owner);
+}
+
+std::string required_string(const Napi::Object& object, const char* key, const char* owner) {
+  require(object, key, owner);
+  return optional_string(object, key, "", owner);
+}
+
 }  // namespace tce

@@ -15,22 +15,23 @@ namespace {
 TrainerOptions options_from_js(const Napi::Value& value) {
   if (!value.IsObject()) throw ArgumentError("Trainer(model, options): options must be an object");
   const auto o = value.As<Napi::Object>();
+  // lib/training/ resolves every argument (Hugging Face's defaults live there): all are required.
+  const auto number = [&](const char* key) { return required_number(o, key, "trainer"); };
+  const auto integer = [&](const char* key) { return required_integer(o, key, "trainer"); };
   TrainerOptions options;
-  const auto number = [&](const char* key, double fallback) { return optional_number(o, key, fallback, "trainer"); };
-  const auto integer = [&](const char* key, int64_t fallback) { return optional_integer(o, key, fallback, "trainer"); };
-  options.loss.name = optional_string(o, "loss", options.loss.name, "trainer");
-  const double pos_weight = number("posWeight", std::nan(""));
+  options.loss.name = required_string(o, "loss", "trainer");
+  const double pos_weight = optional_number(o, "posWeight", std::nan(""), "trainer");
   if (!std::isnan(pos_weight)) options.loss.pos_weight = pos_weight;
-  options.learning_rate = number("learningRate", options.learning_rate);
-  options.weight_decay = number("weightDecay", options.weight_decay);
-  options.adam_beta1 = number("adamBeta1", options.adam_beta1);
-  options.adam_beta2 = number("adamBeta2", options.adam_beta2);
-  options.adam_epsilon = number("adamEpsilon", options.adam_epsilon);
-  options.max_grad_norm = number("maxGradNorm", options.max_grad_norm);
-  options.schedule.type = optional_string(o, "lrSchedulerType", options.schedule.type, "trainer");
-  options.schedule.warmup_steps = integer("warmupSteps", 0);
-  options.schedule.total_steps = integer("totalSteps", 1);
-  options.seed = integer("seed", options.seed);
+  options.learning_rate = number("learningRate");
+  options.weight_decay = number("weightDecay");
+  options.adam_beta1 = number("adamBeta1");
+  options.adam_beta2 = number("adamBeta2");
+  options.adam_epsilon = number("adamEpsilon");
+  options.max_grad_norm = number("maxGradNorm");
+  options.schedule.type = required_string(o, "lrSchedulerType", "trainer");
+  options.schedule.warmup_steps = integer("warmupSteps");
+  options.schedule.total_steps = integer("totalSteps");
+  options.seed = integer("seed");
   return options;
 }
 
@@ -92,8 +93,8 @@ Napi::Value TrainerWrap::EvalLoss(const Napi::CallbackInfo& info) {
 
 Napi::Value TrainerWrap::DrawLoaderSeed(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    trainer_->draw_loader_seed();
-    return info.Env().Undefined();
+    auto trainer = trainer_;
+    return AsyncTask<bool>::Run(info.Env(), [trainer] { trainer->draw_loader_seed(); return true; }, undefined);
   });
 }
 
@@ -124,10 +125,13 @@ Napi::Value Randperm(const Napi::CallbackInfo& info) {
     const double seed = info[1].As<Napi::Number>().DoubleValue();
     if (!(n >= 0 && n <= 1e9) || n != std::floor(n)) throw ArgumentError("randperm(n, seed): n must be a non-negative integer");
     if (!(seed >= 0) || seed != std::floor(seed)) throw ArgumentError("randperm(n, seed): seed must be a non-negative integer");
-    const auto perm = seeded_randperm(static_cast<int64_t>(n), static_cast<uint64_t>(seed));
-    auto array = Napi::Float64Array::New(info.Env(), perm.size());
-    for (size_t i = 0; i < perm.size(); ++i) array[i] = static_cast<double>(perm[i]);
-    return array;
+    return AsyncTask<std::vector<int64_t>>::Run(
+        info.Env(), [n, seed] { return seeded_randperm(static_cast<int64_t>(n), static_cast<uint64_t>(seed)); },
+        [](Napi::Env env, std::vector<int64_t>& perm) -> Napi::Value {
+          auto array = Napi::Float64Array::New(env, perm.size());
+          for (size_t i = 0; i < perm.size(); ++i) array[i] = static_cast<double>(perm[i]);
+          return array;
+        });
   });
 }
 

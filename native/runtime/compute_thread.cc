@@ -6,7 +6,6 @@
 #include <mutex>
 #include <thread>
 
-#include "runtime/threads.h"
 
 namespace tce {
 namespace {
@@ -40,7 +39,6 @@ class ComputeThread {
         task = std::move(queue_.front());
         queue_.pop_front();
       }
-      apply_thread_settings();
       task();
     }
   }

@@ -10,7 +10,7 @@
 namespace tce {
 
 struct LossOptions {
-  std::string name = "binary_cross_entropy";  // or "cross_entropy"
+  std::string name;  // "binary_cross_entropy" or "cross_entropy"
   std::optional<double> pos_weight;           // BinaryCrossEntropyLoss(pos_weight=...)
 };
 

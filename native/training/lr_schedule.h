@@ -8,9 +8,9 @@
 namespace tce {
 
 struct LrSchedule {
-  std::string type = "linear";  // linear | constant | constant_with_warmup | cosine
+  std::string type;  // linear | constant | constant_with_warmup | cosine
   int64_t warmup_steps = 0;
-  int64_t total_steps = 1;
+  int64_t total_steps = 0;
 
   void validate() const;
   double factor(int64_t step) const;

@@ -18,15 +18,17 @@ namespace tce {
 struct ModelHandle;
 
 struct TrainerOptions {
+  // Every field is set from JS: lib/training/ resolves Hugging Face's defaults, the one place
+  // they live.
   LossOptions loss;
-  double learning_rate = 5e-5;
-  double weight_decay = 0.0;
-  double adam_beta1 = 0.9;
-  double adam_beta2 = 0.999;
-  double adam_epsilon = 1e-8;
-  double max_grad_norm = 1.0;  // 0 disables clipping
+  double learning_rate = 0;
+  double weight_decay = 0;
+  double adam_beta1 = 0;
+  double adam_beta2 = 0;
+  double adam_epsilon = 0;
+  double max_grad_norm = 0;  // 0 disables clipping
   LrSchedule schedule;
-  int64_t seed = 42;
+  int64_t seed = 0;
 
   void validate() const;
 };
