@@ -7,8 +7,8 @@
  */
 import { differentForwards, recordedPlan, wholeBatchPlan } from './forwards.js';
 import { sameAs, type ThreadSetting } from './settings.js';
-import { beats, type ForwardPlan, PREDICT_BATCH_SIZE, type TorchScoringSpec, type Workload, type WorkerResult } from './workloads.js';
 import { runOurs, runTorch } from './workers.js';
+import { beats, type ForwardPlan, PREDICT_BATCH_SIZE, type TorchScoringSpec, type Workload, type WorkerResult } from './workloads.js';
 
 export interface Trial {
   setting: ThreadSetting;

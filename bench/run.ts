@@ -23,8 +23,6 @@
  */
 // First, so that it captures the user's environment before lib/native.ts (imported below) fills
 // in thread variables: the workers must start from the user's.
-import { userThreadSettings, workerEnv } from './environment.js';
-
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -32,8 +30,10 @@ import path from 'node:path';
 
 import { CrossEncoderTokenizer, type PairEncoding } from '../lib/index.js';
 import { epochBatches } from '../lib/internal.js';
+
 import { compare, compareAt, type Comparison, type MatrixRow } from './compare.js';
 import { buildCorpus, type BenchPair, type Corpus, type CorpusSizes, vocabularyWords } from './corpus.js';
+import { userThreadSettings, workerEnv } from './environment.js';
 import { wholeBatchPlan } from './forwards.js';
 import { CACHE, corpusFile, MODEL_DIR, MODELS, planFile, PYTHON, ROOT, torchFile, WORKER_BUNDLE } from './paths.js';
 import { formatReport } from './report.js';

@@ -14,6 +14,7 @@ import path from 'node:path';
 
 import { CrossEncoder, CrossEncoderTrainer, type Pair } from '../lib/index.js';
 import { nativeInfo, observeNativeBatches } from '../lib/internal.js';
+
 import type { BenchPair } from './corpus.js';
 import {
   type CorpusSlice,

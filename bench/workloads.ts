@@ -4,6 +4,7 @@
  * batches in the order the library forms them, their padded token counts and their FLOPs.
  */
 import type { PairEncoding } from '../lib/index.js';
+
 import type { Corpus } from './corpus.js';
 
 export const WORKLOADS = ['predict', 'rank', 'train'] as const;

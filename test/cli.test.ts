@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { kebabCase, parseOptions, suggest } from '../lib/cli/options.js';
@@ -15,6 +16,7 @@ import { shortestFloat32 } from '../lib/cli/output.js';
 import { trainingArgumentsFrom, trainingOptionSpecs } from '../lib/cli/training-options.js';
 import { UsageError } from '../lib/cli/usage-error.js';
 import { TRAINING_ARGUMENT_NAMES } from '../lib/training/training-arguments.js';
+
 import { referencePredict, testModel } from './helpers/models.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

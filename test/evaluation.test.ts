@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { CrossEncoder } from '../lib/model/cross-encoder.js';
 import { mulberry32, shuffledIndices } from '../lib/datasets.js';
 import { CrossEncoderError, InvalidArgumentError } from '../lib/errors.js';
 import { formatPythonFloat, type PairScorer, type PredictOptions } from '../lib/evaluation/evaluator.js';
@@ -23,6 +22,8 @@ import {
   rankDescending,
   type RerankingSample,
 } from '../lib/evaluation/index.js';
+import { CrossEncoder } from '../lib/model/cross-encoder.js';
+
 import { testModel } from './helpers/models.js';
 import { runPythonJson } from './helpers/python.js';
 

@@ -5,7 +5,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+
 import { FileSystemError, InvalidArgumentError, ModelFormatError, ModelNotFoundError } from '../lib/errors.js';
 import { downloadModel, hubCacheDir, resolveModelDirectory } from '../lib/hub/index.js';
 

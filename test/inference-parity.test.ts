@@ -14,9 +14,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder, type Pair } from '../lib/index.js';
+
 import { referencePredict, type ReferenceAnswer, type ReferenceMutation, testModel, type TestModelName } from './helpers/models.js';
 
 /** Our forward over exactly the reference's batch. Measured: 0 (tiny models), 1.7e-6 (MiniLM-L6). */

@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileSystemError } from '../lib/errors.js';
 import { LOSS_PLOT_FILE, renderLossPlot, writeLossPlot } from '../lib/model/loss-plot.js';
 import { labelNames, type ModelCardData, type ModelCardModel, renderModelCard } from '../lib/model/model-card.js';
+
 import { PYTHON } from './helpers/python.js';
 
 const oneLabel: ModelCardModel = { numLabels: 1, maxLength: 512, activation: 'sigmoid', config: { id2label: { 0: 'LABEL_0' } } };

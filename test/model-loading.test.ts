@@ -6,6 +6,7 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import {
@@ -15,6 +16,7 @@ import {
   ModelFormatError,
   ModelNotFoundError,
 } from '../lib/index.js';
+
 import { testModel } from './helpers/models.js';
 
 // ---------------------------------------------------------------------------------------------

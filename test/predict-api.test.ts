@@ -7,9 +7,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder, InvalidArgumentError, type Pair, predict } from '../lib/index.js';
+
 import { testModel } from './helpers/models.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));

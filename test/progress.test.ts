@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { createProgress, type ProgressStream } from '../lib/progress.js';
 
 /** A stream that records what is written, posing as a terminal or not. */

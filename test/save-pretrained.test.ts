@@ -11,13 +11,14 @@ import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
+import { FileSystemError } from '../lib/errors.js';
 import { type Activation, ACTIVATION_CLASS_PATHS, activationFromClassPath } from '../lib/model/activation.js';
 import { readConfigJson, resolveActivation } from '../lib/model/config.js';
 import { CrossEncoder, type Pair } from '../lib/model/cross-encoder.js';
-import { FileSystemError } from '../lib/errors.js';
 import { LOSS_PLOT_FILE } from '../lib/model/loss-plot.js';
 import { SENTENCE_TRANSFORMERS_VERSION, TRANSFORMERS_VERSION } from '../lib/model/save-pretrained.js';
 import { NativeModel } from '../lib/native.js';
+
 import { referencePredict, testModel, type TestModelName } from './helpers/models.js';
 import { PYTHON, REFERENCE_DIR } from './helpers/python.js';
 

@@ -14,6 +14,7 @@ import { Tokenizer as RustTokenizer, type Encoding } from 'tokenizers';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoderTokenizer } from '../lib/tokenizer/tokenizer.js';
+
 import { type GeneratedPair, generatePairs } from './helpers/pair-generator.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));

@@ -40,6 +40,7 @@ import {
   type StepOutput,
 } from '../lib/index.js';
 import { epochBatches } from '../lib/training/sampler.js';
+
 import { testModel } from './helpers/models.js';
 import { runPythonJson } from './helpers/python.js';
 import { type F32Tensor, readSafetensorsF32 } from './helpers/safetensors.js';

@@ -17,6 +17,7 @@ import {
   train,
   type PairRow,
 } from '../lib/index.js';
+
 import { testModel } from './helpers/models.js';
 
 const rows: PairRow[] = [

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { CrossEncoderError } from '../errors.js';
+
 import { COMMANDS } from './commands/index.js';
 import { flag, type OptionSpec } from './options.js';
 import { TRAINING_GROUP } from './training-options.js';

@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { COMMANDS } from './commands/index.js';
 import { commandHelp, mainHelp, packageVersion, wantsHelp } from './help.js';
 import { suggest } from './options.js';
-import { describeError, PROGRAM, UsageError } from './usage-error.js';
 import { writeOut } from './output.js';
+import { describeError, PROGRAM, UsageError } from './usage-error.js';
 
 /**
  * Runs the command line `argv` (without `node` and the script) and returns the exit status.

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 
-import type { Pair } from '../model/cross-encoder.js';
 import { loadCsv, loadJsonl, type PairDataset } from '../datasets.js';
 import { FileSystemError, InvalidArgumentError } from '../errors.js';
+import type { Pair } from '../model/cross-encoder.js';
+
 import { flag } from './options.js';
 import { UsageError } from './usage-error.js';
 

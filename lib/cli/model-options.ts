@@ -1,6 +1,7 @@
 /** The options shared by the commands that load a model, and loading it from them. */
 import { ACTIVATIONS } from '../model/activation.js';
 import { CrossEncoder, DEFAULT_MODEL } from '../model/cross-encoder.js';
+
 import type { OptionSpec, OptionSpecs, ParsedOptions } from './options.js';
 
 const DEFAULT_BATCH_SIZE = 32;

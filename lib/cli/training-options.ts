@@ -5,6 +5,7 @@ import {
   LR_SCHEDULER_TYPES,
   resolveTrainingArguments,
 } from '../training/training-arguments.js';
+
 import { kebabCase, type OptionSpec, type ValueKind } from './options.js';
 
 type TrainingKey = Exclude<keyof CrossEncoderTrainingArguments, 'outputDir'>;

@@ -4,6 +4,7 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
+
 import {
   appendResultsCsv,
   checkCommonOptions,

@@ -7,10 +7,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import type { Activation } from '../model/activation.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { CrossEncoderError, FileSystemError, InvalidArgumentError } from '../errors.js';
-
+import type { Activation } from '../model/activation.js';
 
 /** Options of {@link PairScorer.predict}. */
 export interface PredictOptions {

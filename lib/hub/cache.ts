@@ -12,9 +12,11 @@
  */
 import { copyFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { CrossEncoderError, FileSystemError, ModelNotFoundError } from '../errors.js';
+
 import { temporaryPath, writeFileAtomic } from '../atomic-file.js';
+import { CrossEncoderError, FileSystemError, ModelNotFoundError } from '../errors.js';
 import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../model/model-files.js';
+
 import { errorCode, readIfExists, statIfExists } from './fs-helpers.js';
 import { COMMIT_HASH, type Hub } from './repo.js';
 

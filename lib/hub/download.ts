@@ -8,12 +8,14 @@ import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+
 import { ModelFormatError, ModelNotFoundError } from '../errors.js';
-import { createProgress } from '../progress.js';
 import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../model/model-files.js';
+import { createProgress } from '../progress.js';
+
+import { SAFE_SEGMENT, linkPointer, noExistPath, recordAbsent, snapshotDir, writeRef } from './cache.js';
 import { isMissing, sha256File, statIfExists } from './fs-helpers.js';
 import { COMMIT_HASH, env, findToken, type Hub } from './repo.js';
-import { SAFE_SEGMENT, linkPointer, noExistPath, recordAbsent, snapshotDir, writeRef } from './cache.js';
 
 /** LFS files have the sha256 of their content as etag, which lets us verify a (resumed) download. */
 const SHA256_HEX = /^[0-9a-f]{64}$/;

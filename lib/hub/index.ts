@@ -5,8 +5,9 @@
  * options and environment) and `fs-helpers.ts`.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { fetchSnapshot, isRecoverable } from './download.js';
+
 import { isComplete, missingRequired, readCachedSnapshot, requireCachedSnapshot, withCacheErrors } from './cache.js';
+import { fetchSnapshot, isRecoverable } from './download.js';
 import { REPO_ID_RULES, hubFor, isRepoId, localModelDirectory, type HubOptions } from './repo.js';
 
 export { hubCacheDir, type HubOptions } from './repo.js';

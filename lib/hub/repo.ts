@@ -5,7 +5,9 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+
 import { InvalidArgumentError, ModelNotFoundError } from '../errors.js';
+
 import { readIfExists, statIfExists } from './fs-helpers.js';
 
 /** Options shared by `resolveModelDirectory` and `downloadModel` (see `./index.ts`). */

@@ -3,8 +3,14 @@
  * scores their relevance, with Sentence Transformers' API and PyTorch's numbers.
  */
 import { access } from 'node:fs/promises';
-import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import path from 'node:path';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
+
+import { InvalidArgumentError, ModelFormatError } from '../errors.js';
+import { type HubOptions, resolveModelDirectory } from '../hub/index.js';
+import { NativeModel, type NativeLoadReport } from '../native.js';
+import { createProgress } from '../progress.js';
+import { CrossEncoderTokenizer, type PairEncoding } from '../tokenizer/tokenizer.js';
 
 import { type Activation, ACTIVATIONS, applyActivation } from './activation.js';
 import {
@@ -14,14 +20,9 @@ import {
   resolveNumLabels,
 } from './config.js';
 import { modelFamily } from './families/index.js';
-import { InvalidArgumentError, ModelFormatError } from '../errors.js';
-import { type HubOptions, resolveModelDirectory } from '../hub/index.js';
-import { NativeModel, type NativeLoadReport } from '../native.js';
-import { createProgress } from '../progress.js';
 import type { ModelCardData } from './model-card.js';
-import { savePretrained, type SavePretrainedOptions } from './save-pretrained.js';
-import { CrossEncoderTokenizer, type PairEncoding } from '../tokenizer/tokenizer.js';
 import { MODEL_FILE, WEIGHT_FILES } from './model-files.js';
+import { savePretrained, type SavePretrainedOptions } from './save-pretrained.js';
 
 /** The model `fromPretrained()` loads when given no name. */
 export const DEFAULT_MODEL = 'cross-encoder/ms-marco-MiniLM-L6-v2';

@@ -13,13 +13,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { ACTIVATION_CLASS_PATHS } from './activation.js';
 import { writeDirectoryAtomic } from '../atomic-file.js';
-import type { ConfigJson } from './config.js';
 import { FileSystemError, InvalidArgumentError } from '../errors.js';
+import { nativeInfo, type NativeModel } from '../native.js';
+
+import { ACTIVATION_CLASS_PATHS } from './activation.js';
+import type { ConfigJson } from './config.js';
 import { LOSS_PLOT_FILE, renderLossPlot } from './loss-plot.js';
 import { labelNames, type ModelCardData, type ModelCardModel, renderModelCard } from './model-card.js';
-import { nativeInfo, type NativeModel } from '../native.js';
 import { MODEL_FILE } from './model-files.js';
 
 /** What a saved directory is made of: a {@link CrossEncoder} is one (`weights` come beside it). */

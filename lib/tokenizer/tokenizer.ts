@@ -9,8 +9,10 @@
  */
 import * as tokenizers from '@huggingface/tokenizers';
 
-import { RustBertPreTokenizer, rustBertNormalizer } from './bert-normalizer.js';
 import { InvalidArgumentError, ModelFormatError } from '../errors.js';
+
+import { RustBertPreTokenizer, rustBertNormalizer } from './bert-normalizer.js';
+import { SplitEncoder, type TokenizerParts } from './split-encoder.js';
 import {
   isWordPiece,
   pairTemplate,
@@ -19,7 +21,6 @@ import {
   type LoadedFiles,
   type TemplatePiece,
 } from './tokenizer-files.js';
-import { SplitEncoder, type TokenizerParts } from './split-encoder.js';
 import { chunkBoundary, encodeTruncatedPair, longestFirstLengths } from './truncation.js';
 
 // `encodePair`'s truncation rule, re-exported for the callers of this module.

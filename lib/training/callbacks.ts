@@ -3,6 +3,7 @@
  * control objects, and the early-stopping callback of transformers.
  */
 import { InvalidArgumentError } from '../errors.js';
+
 import type { ResolvedTrainingArguments } from './training-arguments.js';
 
 /** The run's progress, as transformers' TrainerState (camelCase). */

@@ -7,8 +7,9 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { writeJsonAtomic } from '../atomic-file.js';
-import type { TrainerState } from './callbacks.js';
 import { FileSystemError, InvalidArgumentError, ModelFormatError } from '../errors.js';
+
+import type { TrainerState } from './callbacks.js';
 import type { ResolvedTrainingArguments } from './training-arguments.js';
 
 const PREFIX = 'checkpoint-';

@@ -3,9 +3,9 @@
  * arithmetic runs in C++ (native/losses.cc); these classes hold the options and check labels
  * before any step is taken.
  */
-import type { CrossEncoder } from '../model/cross-encoder.js';
 import type { PairDataset } from '../datasets.js';
 import { InvalidArgumentError } from '../errors.js';
+import type { CrossEncoder } from '../model/cross-encoder.js';
 
 /** What every loss gives the trainer. */
 export interface CrossEncoderLoss {

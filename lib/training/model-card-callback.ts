@@ -3,10 +3,11 @@
  * history), as Sentence Transformers' ModelCardCallback does; `savePretrained` writes the card.
  * The trainer always adds it.
  */
-import type { CallbackEvent, TrainerCallback } from './callbacks.js';
 import type { CrossEncoder } from '../model/cross-encoder.js';
-import type { CrossEncoderLoss } from './losses.js';
 import { LOSS_PLOT_FILE } from '../model/loss-plot.js';
+
+import type { CallbackEvent, TrainerCallback } from './callbacks.js';
+import type { CrossEncoderLoss } from './losses.js';
 import { type ResolvedTrainingArguments, resolveTrainingArguments } from './training-arguments.js';
 
 /** What the callback reads of its trainer. */

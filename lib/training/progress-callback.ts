@@ -3,8 +3,9 @@
  * the optimiser steps (with the last loss and learning rate) and each log entry as a JSON line,
  * on stderr. The trainer adds it unless `disableTqdm` is set.
  */
-import type { CallbackEvent, StepOutput, TrainerCallback } from './callbacks.js';
 import { createProgress, type Progress } from '../progress.js';
+
+import type { CallbackEvent, StepOutput, TrainerCallback } from './callbacks.js';
 
 export class ProgressCallback implements TrainerCallback {
   private progress: Progress | undefined;

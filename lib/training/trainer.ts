@@ -9,6 +9,15 @@ import { access, constants, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import { writeDirectoryAtomic, writeJsonAtomic } from '../atomic-file.js';
+import { type PairDataset, type PairInput, toPairDataset } from '../datasets.js';
+import { FileSystemError, InvalidArgumentError } from '../errors.js';
+import type { CrossEncoderEvaluator } from '../evaluation/evaluator.js';
+import { type CrossEncoder, nativeModelOf } from '../model/cross-encoder.js';
+import { writeLossPlot } from '../model/loss-plot.js';
+import { MODEL_FILE } from '../model/model-files.js';
+import { type NativeLabelledBatch, NativeTrainer } from '../native.js';
+import type { PairEncoding } from '../tokenizer/tokenizer.js';
+
 import {
   bestMetricKey,
   type CallbackEvent,
@@ -27,23 +36,15 @@ import {
   TRAINING_ARGS_FILE,
   writeTrainerState,
 } from './checkpoints.js';
-import { type CrossEncoder, nativeModelOf } from '../model/cross-encoder.js';
-import { type PairDataset, type PairInput, toPairDataset } from '../datasets.js';
-import { FileSystemError, InvalidArgumentError } from '../errors.js';
-import type { CrossEncoderEvaluator } from '../evaluation/evaluator.js';
 import { type CrossEncoderLoss, defaultLoss } from './losses.js';
-import { writeLossPlot } from '../model/loss-plot.js';
-import { type NativeLabelledBatch, NativeTrainer } from '../native.js';
 import { ModelCardCallback } from './model-card-callback.js';
 import { ProgressCallback } from './progress-callback.js';
 import { batchesPerEpoch, epochBatches } from './sampler.js';
-import type { PairEncoding } from '../tokenizer/tokenizer.js';
 import {
   type CrossEncoderTrainingArguments,
   type ResolvedTrainingArguments,
   resolveTrainingArguments,
 } from './training-arguments.js';
-import { MODEL_FILE } from '../model/model-files.js';
 
 /** Options of {@link CrossEncoderTrainer}. */
 export interface CrossEncoderTrainerOptions {

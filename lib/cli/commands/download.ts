@@ -1,6 +1,6 @@
 /** `crossencoder download`: fetch a model from the Hugging Face hub into the shared cache. */
-import { DEFAULT_MODEL } from '../../model/cross-encoder.js';
 import { downloadModel } from '../../hub/index.js';
+import { DEFAULT_MODEL } from '../../model/cross-encoder.js';
 import { defineCommand } from '../command.js';
 import { MODEL_OPTIONS } from '../model-options.js';
 import { writeOut } from '../output.js';

@@ -1,5 +1,6 @@
 /** Every command of the CLI, by name, in the order help lists them. */
 import type { Command } from '../command.js';
+
 import { downloadCommand } from './download.js';
 import { evalCommand } from './eval.js';
 import { predictCommand } from './predict.js';

@@ -5,6 +5,7 @@
 import { ModelFormatError } from '../../errors.js';
 import type { NativeBertConfig } from '../../native.js';
 import type { ConfigJson } from '../config.js';
+
 import { bertNativeConfig } from './bert.js';
 
 /** What the package needs of a family: the validated config its native model is built from. */
