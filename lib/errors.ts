@@ -1,6 +1,6 @@
 /**
  * Typed errors raised by torch-crossencoder. Every error carries a stable `code` so callers can
- * branch without parsing messages; native errors arrive with the same codes (see native/errors.h).
+ * branch without parsing messages; native errors arrive with the same codes (see native/runtime/errors.h).
  */
 
 /** Base class of every error this package raises on purpose. */

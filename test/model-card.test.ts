@@ -1,5 +1,5 @@
 /**
- * The model card (lib/model-card.ts) and the training-loss picture (lib/loss-plot.ts): pure
+ * The model card (lib/model/model-card.ts) and the training-loss picture (lib/model/loss-plot.ts): pure
  * renderers, checked on a trained-like card, an empty one, and SVGs parsed as XML by Python.
  */
 import { spawnSync } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * savePretrained (lib/save-pretrained.ts): the saved directory reloads with identical scores,
+ * savePretrained (lib/model/save-pretrained.ts): the saved directory reloads with identical scores,
  * holds the Hugging Face and Sentence Transformers files with the right fields, is read by the
  * Python reference (safetensors header, and logits within 1e-5 of ours), and replaces `dir`
  * only once complete.

@@ -15,7 +15,7 @@ import { dirname, join, relative } from 'node:path';
 
 import { temporaryPath, writeFileAtomic } from '../atomic-file.js';
 import { CrossEncoderError, FileSystemError, ModelNotFoundError } from '../errors.js';
-import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../model/model-files.js';
+import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../model-files.js';
 
 import { errorCode, readIfExists, statIfExists } from './fs-helpers.js';
 import { COMMIT_HASH, type Hub } from './repo.js';

@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import { ModelFormatError, ModelNotFoundError } from '../errors.js';
-import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../model/model-files.js';
+import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../model-files.js';
 import { createProgress } from '../progress.js';
 
 import { SAFE_SEGMENT, linkPointer, noExistPath, recordAbsent, snapshotDir, writeRef } from './cache.js';

@@ -7,9 +7,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { InvalidArgumentError, ModelFormatError } from '../errors.js';
+import { MODEL_FILE } from '../model-files.js';
 
 import { type Activation, activationFromClassPath } from './activation.js';
-import { MODEL_FILE } from './model-files.js';
 
 /** A config.json object; unknown fields are kept so a saved model round-trips them. */
 export type ConfigJson = Record<string, unknown>;

@@ -8,6 +8,7 @@ import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 
 import { InvalidArgumentError, ModelFormatError } from '../errors.js';
 import { type HubOptions, resolveModelDirectory } from '../hub/index.js';
+import { MODEL_FILE, WEIGHT_FILES } from '../model-files.js';
 import { NativeModel, type NativeLoadReport } from '../native.js';
 import { createProgress } from '../progress.js';
 import { CrossEncoderTokenizer, type PairEncoding } from '../tokenizer/tokenizer.js';
@@ -21,7 +22,6 @@ import {
 } from './config.js';
 import { modelFamily } from './families/index.js';
 import type { ModelCardData } from './model-card.js';
-import { MODEL_FILE, WEIGHT_FILES } from './model-files.js';
 import { savePretrained, type SavePretrainedOptions } from './save-pretrained.js';
 
 /** The model `fromPretrained()` loads when given no name. */

@@ -15,13 +15,13 @@ import path from 'node:path';
 
 import { writeDirectoryAtomic } from '../atomic-file.js';
 import { FileSystemError, InvalidArgumentError } from '../errors.js';
+import { MODEL_FILE } from '../model-files.js';
 import { nativeInfo, type NativeModel } from '../native.js';
 
 import { ACTIVATION_CLASS_PATHS } from './activation.js';
 import type { ConfigJson } from './config.js';
 import { LOSS_PLOT_FILE, renderLossPlot } from './loss-plot.js';
 import { labelNames, type ModelCardData, type ModelCardModel, renderModelCard } from './model-card.js';
-import { MODEL_FILE } from './model-files.js';
 
 /** What a saved directory is made of: a {@link CrossEncoder} is one (`weights` come beside it). */
 export interface SavableModel extends ModelCardModel {

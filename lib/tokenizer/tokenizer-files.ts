@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-file.js';
 import { FileSystemError, ModelFormatError } from '../errors.js';
-import { MODEL_FILE } from '../model/model-files.js';
+import { MODEL_FILE } from '../model-files.js';
 
 /** The parts of tokenizer.json read here; everything else is passed through untouched. */
 export interface TokenizerJson {

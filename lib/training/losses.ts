@@ -1,6 +1,6 @@
 /**
  * Training losses, named and defined as Sentence Transformers' cross-encoder losses. The
- * arithmetic runs in C++ (native/losses.cc); these classes hold the options and check labels
+ * arithmetic runs in C++ (native/training/losses.cc); these classes hold the options and check labels
  * before any step is taken.
  */
 import type { PairDataset } from '../datasets.js';

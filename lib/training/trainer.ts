@@ -12,9 +12,9 @@ import { writeDirectoryAtomic, writeJsonAtomic } from '../atomic-file.js';
 import { type PairDataset, type PairInput, toPairDataset } from '../datasets.js';
 import { FileSystemError, InvalidArgumentError } from '../errors.js';
 import type { CrossEncoderEvaluator } from '../evaluation/evaluator.js';
+import { MODEL_FILE } from '../model-files.js';
 import { type CrossEncoder, nativeModelOf } from '../model/cross-encoder.js';
 import { writeLossPlot } from '../model/loss-plot.js';
-import { MODEL_FILE } from '../model/model-files.js';
 import { type NativeLabelledBatch, NativeTrainer } from '../native.js';
 import type { PairEncoding } from '../tokenizer/tokenizer.js';
 
