@@ -3,24 +3,13 @@
  * the truncation budget on each side, many `maxLength` values (odd and even), and text of every
  * kind the BERT pipeline treats specially.
  */
+import { mulberry32 } from '../../lib/datasets.js';
 
 /** A pair with the `maxLength` it is to be truncated to. */
 export interface GeneratedPair {
   query: string;
   document: string;
   maxLength: number;
-}
-
-/** mulberry32: small, fast and good enough to vary test inputs; the same seed, the same pairs. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 const MAX_LENGTHS = [3, 4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 31, 32, 33, 64, 65, 127, 128, 129, 255, 256, 257, 509, 510, 511, 512, 513];
@@ -86,7 +75,7 @@ function text(random: () => number, pick: Pick, tokens: number): string {
 
 /** `count` pairs from `seed`: every side length factor against every other, at random `maxLength`s. */
 export function generatePairs(count: number, seed: number): GeneratedPair[] {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const pick: Pick = (items) => items[Math.floor(random() * items.length)];
   const jitter = () => Math.floor(random() * 7) - 3;
   return Array.from({ length: count }, () => {
