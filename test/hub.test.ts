@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readFile, readlink, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readlink, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -75,7 +75,9 @@ const REPOS: Record<string, FakeRepo> = {
 class FakeHub {
   readonly requests: RecordedRequest[] = [];
   /** CDN behaviour, reset before each test. */
-  cdn: { ignoreRange: boolean; cutAfter?: number } = { ignoreRange: false };
+  cdn: { ignoreRange: boolean; cutAfter?: number; extraBytes?: number } = { ignoreRange: false };
+  /** Regular-file behaviour, reset before each test: no length header anywhere, and the body cut after this many bytes. */
+  plain: { unsized?: { cutAfter: number } } = {};
   endpoint = '';
   private cdnOrigin = '';
   private readonly servers = [
@@ -139,6 +141,14 @@ class FakeHub {
         ETag: `"${sha1('an LFS pointer file')}"`,
       });
     }
+    if (this.plain.unsized) {
+      // HTTP/1.0 style: no length, the end of the body is the end of the connection, so a cut
+      // connection looks like a complete file.
+      const head = `HTTP/1.1 200 OK\r\nX-Repo-Commit: ${commit}\r\nETag: "${gitBlobId(content)}"\r\nConnection: close\r\n\r\n`;
+      const body = request.method === 'HEAD' ? Buffer.alloc(0) : content.subarray(0, this.plain.unsized.cutAfter);
+      request.socket.end(Buffer.concat([Buffer.from(head), body]));
+      return;
+    }
     response.writeHead(200, {
       'X-Repo-Commit': commit,
       ETag: `"${gitBlobId(content)}"`,
@@ -164,6 +174,10 @@ class FakeHub {
         'Content-Range': `bytes ${start}-${content.length - 1}/${content.length}`,
         'Content-Length': content.length - start,
       });
+    } else if (this.cdn.extraBytes !== undefined) {
+      // No length on the reply (chunked), and more bytes than X-Linked-Size declared.
+      response.writeHead(200);
+      return void response.end(Buffer.concat([content, Buffer.alloc(this.cdn.extraBytes, 1)]));
     } else {
       response.writeHead(200, { 'Content-Length': content.length });
     }
@@ -202,6 +216,7 @@ beforeEach(async () => {
   cacheDir = join(work, 'cache');
   hub.requests.length = 0;
   hub.cdn = { ignoreRange: false };
+  hub.plain = {};
   // Isolate from the machine: no real token, cache or offline setting may leak into a test.
   for (const name of [
     'HF_HUB_OFFLINE',
@@ -377,6 +392,46 @@ describe('resuming downloads', () => {
     expect(existsSync(blobPath('org/tiny', WEIGHTS))).toBe(false);
     const dir = await downloadModel('org/tiny', options());
     expect((await readFile(join(dir, 'model.safetensors'))).equals(WEIGHTS)).toBe(true);
+  });
+});
+
+describe('downloads that cannot be trusted', () => {
+  it('does not cache a regular file cut short when no length was declared: its git blob id is checked', async () => {
+    hub.plain.unsized = { cutAfter: 10 };
+    await expectRejection(downloadModel('org/tiny', options()), ModelFormatError, /checksum/, /git blob id/, /config\.json/);
+    const blobs = await readdir(join(repoDir('org/tiny'), 'blobs'));
+    expect(blobs.filter((name) => name === gitBlobId(CONFIG) || name.endsWith('.incomplete'))).toEqual([]);
+
+    hub.plain.unsized = { cutAfter: Number.MAX_SAFE_INTEGER }; // whole files, still without a length
+    const dir = await downloadModel('org/tiny', options());
+    expect((await readFile(join(dir, 'config.json'))).equals(CONFIG)).toBe(true);
+  });
+
+  it('stops a reply that sends more than the declared size, and keeps nothing of it', async () => {
+    hub.cdn.extraBytes = 5_000_000;
+    await expectRejection(downloadModel('org/tiny', options()), ModelFormatError, /sent more than the 200000 bytes declared/);
+    expect(existsSync(blobPath('org/tiny', WEIGHTS))).toBe(false);
+    expect(existsSync(`${blobPath('org/tiny', WEIGHTS)}.incomplete`)).toBe(false);
+  });
+
+  it('refuses to write through a symlink planted as the partial file', async () => {
+    const victim = join(work, 'victim.txt');
+    await writeFile(victim, 'keep me');
+    await mkdir(join(repoDir('org/tiny'), 'blobs'), { recursive: true });
+    await symlink(victim, `${blobPath('org/tiny', WEIGHTS)}.incomplete`);
+    await expectRejection(downloadModel('org/tiny', options()), ModelFormatError, /is a symlink/);
+    expect(await readFile(victim, 'utf8')).toBe('keep me');
+  });
+
+  it('does not take a symlink planted as a blob for the blob', async () => {
+    const outside = join(work, 'outside.bin');
+    await writeFile(outside, Buffer.alloc(WEIGHTS.length, 9)); // the right size, the wrong bytes
+    await mkdir(join(repoDir('org/tiny'), 'blobs'), { recursive: true });
+    await symlink(outside, blobPath('org/tiny', WEIGHTS));
+    const dir = await downloadModel('org/tiny', options());
+    expect((await lstat(blobPath('org/tiny', WEIGHTS))).isFile()).toBe(true);
+    expect((await readFile(join(dir, 'model.safetensors'))).equals(WEIGHTS)).toBe(true);
+    expect((await readFile(outside)).equals(Buffer.alloc(WEIGHTS.length, 9))).toBe(true);
   });
 });
 

@@ -14,11 +14,13 @@ import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../
 import { createProgress } from '../progress.js';
 
 import { SAFE_SEGMENT, linkPointer, noExistPath, recordAbsent, snapshotDir, writeRef } from './cache.js';
-import { isMissing, sha256File, statIfExists } from './fs-helpers.js';
+import { errorCode, hashFile, isMissing, lstatIfExists, statIfExists } from './fs-helpers.js';
 import { COMMIT_HASH, env, findToken, type Hub } from './repo.js';
 
 /** LFS files have the sha256 of their content as etag, which lets us verify a (resumed) download. */
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Regular (non-LFS) files have the git blob id of their content as etag: sha1 of `blob {size}\0` + content. */
+const GIT_SHA1_HEX = /^[0-9a-f]{40}$/;
 const MAX_RELATIVE_REDIRECTS = 5;
 
 interface Session {
@@ -181,29 +183,34 @@ async function downloadBlob(
   file: string,
 ): Promise<void> {
   const partial = `${blob}.incomplete`;
+  const what = `${file} of ${session.hub.repoId}`;
   await mkdir(dirname(blob), { recursive: true });
-  const handle = await open(partial, fsConstants.O_WRONLY | fsConstants.O_CREAT);
-  let end: number;
+  const handle = await openPartial(partial, what);
+  let body: { end: number; size?: number };
   try {
     const kept = (await handle.stat()).size;
-    end = metadata.size !== undefined && kept > metadata.size ? 0 : kept;
-    if (metadata.size === undefined || end < metadata.size) end = await fetchBody(session, metadata, handle, end, file);
+    const start = metadata.size !== undefined && kept > metadata.size ? 0 : kept;
+    body = metadata.size === undefined || start < metadata.size ? await fetchBody(session, metadata, handle, start, file) : { end: start, size: metadata.size };
     // A restarted download may be shorter than a stale partial file was.
-    await handle.truncate(end);
+    await handle.truncate(body.end);
+  } catch (error) {
+    if (error instanceof ModelFormatError) await rm(partial, { force: true });
+    throw error;
   } finally {
     await handle.close();
   }
-  if (metadata.size !== undefined && end !== metadata.size) {
+  const { end, size } = body;
+  if (size !== undefined && end !== size) {
     throw markRecoverable(
       new ModelNotFoundError(
-        `Downloading ${file} of ${session.hub.repoId} from ${displayUrl(metadata.location)} ended after ` +
-          `${end} of ${metadata.size} bytes; ` +
+        `Downloading ${what} from ${displayUrl(metadata.location)} ended after ${end} of ${size} bytes; ` +
           `the partial file ${partial} is kept and the next attempt resumes from it.`,
       ),
     );
   }
   try {
-    await verifyChecksum(partial, metadata.etag, `${file} of ${session.hub.repoId}`);
+    // With no size declared anywhere, only the etag can tell a complete file from a cut one.
+    await verifyChecksum(partial, metadata.etag, what, size === undefined);
     await rename(partial, blob);
   } catch (error) {
     // Another download of the same blob (a parallel call or process) finished and renamed it first.
@@ -212,39 +219,75 @@ async function downloadBlob(
   }
 }
 
-/** LFS etags are the sha256 of the content: check it, as a resumed download could mix two versions. */
-async function verifyChecksum(path: string, etag: string, what: string): Promise<void> {
-  if (!SHA256_HEX.test(etag)) return;
-  const actual = await sha256File(path);
+/**
+ * LFS etags are the sha256 of the content: checked always, as a resumed download could mix two
+ * versions. A regular file's etag is its git blob id (sha1 of `blob {size}\0` + content), as
+ * huggingface.co sends it; it is checked when `sizeUnknown`, since a reply with no length that
+ * breaks off early would otherwise be taken for the whole file. (With a size, the size check is
+ * kept as huggingface_hub does, so a mirror with other etags still works.)
+ */
+async function verifyChecksum(path: string, etag: string, what: string, sizeUnknown: boolean): Promise<void> {
+  let kind: string;
+  let actual: string;
+  if (SHA256_HEX.test(etag)) {
+    kind = 'sha256';
+    actual = await hashFile('sha256', path);
+  } else if (sizeUnknown && GIT_SHA1_HEX.test(etag)) {
+    kind = 'git blob id';
+    const { size } = (await lstatIfExists(path))!;
+    actual = await hashFile('sha1', path, `blob ${size}\0`);
+  } else {
+    return;
+  }
   if (actual === etag) return;
   await rm(path, { force: true });
   throw new ModelFormatError(
-    `The downloaded ${what} does not match its checksum (sha256 ${actual}, expected ${etag}); ` +
+    `The downloaded ${what} does not match its checksum (${kind} ${actual}, expected ${etag}); ` +
       'the corrupt file was removed, try again.',
   );
 }
 
+/** A complete blob is a regular file of the right size; a symlink planted in the cache is not one. */
 async function hasBlob(blob: string, size: number | undefined): Promise<boolean> {
-  const info = await statIfExists(blob);
+  const info = await lstatIfExists(blob);
   return info !== undefined && info.isFile() && (size === undefined || info.size === size);
 }
 
-/** GETs the file from `offset` on and writes it into `handle`; returns the end offset. */
+/** Opens (or creates) the partial download, refusing to follow a symlink put in its place. */
+async function openPartial(partial: string, what: string): Promise<FileHandle> {
+  try {
+    return await open(partial, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW);
+  } catch (error) {
+    if (errorCode(error) !== 'ELOOP') throw error;
+    throw new ModelFormatError(
+      `Refusing to download ${what}: ${partial} is a symlink, which the cache never creates there; remove it and try again.`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * GETs the file from `offset` on and writes it into `handle`; returns the end offset and the
+ * file's size as declared (by the HEAD reply, else this reply's Content-Length or Content-Range).
+ * A reply that sends more than it declared is cut off with an error, so it cannot fill the disk.
+ */
 async function fetchBody(
   session: Session,
   metadata: FileMetadata & { found: true },
   handle: FileHandle,
   offset: number,
   file: string,
-): Promise<number> {
+): Promise<{ end: number; size?: number }> {
   const { hub } = session;
   const sameHost = new URL(metadata.location).origin === new URL(hub.endpoint).origin;
   const headers = { ...(sameHost ? session.headers : session.anonymousHeaders) };
   if (offset > 0) headers['Range'] = `bytes=${offset}-`;
   const response = await send(session, metadata.location, file, { headers });
   let start = offset;
+  let declared = metadata.size;
   if (response.status === 206) {
-    const rangeStart = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '')?.[1];
+    const [, rangeStart, rangeTotal] = /^bytes (\d+)-\d+\/(\d+)/.exec(response.headers.get('content-range') ?? '') ?? [];
+    declared ??= safeSize(rangeTotal);
     if (Number(rangeStart) !== offset) {
       await response.body?.cancel();
       if (offset === 0) throw httpError(hub, file, metadata.location, response, 'a partial reply to a full request');
@@ -256,6 +299,7 @@ async function fetchBody(
     return fetchBody(session, metadata, handle, 0, file);
   } else if (response.ok) {
     start = 0; // A 200 reply to a Range request carries the whole file.
+    declared ??= safeSize(response.headers.get('content-length') ?? undefined);
   } else {
     throw httpError(hub, file, metadata.location, response);
   }
@@ -271,6 +315,13 @@ async function fetchBody(
   let writing = false;
   try {
     for await (const chunk of response.body ?? []) {
+      if (declared !== undefined && position + chunk.length > declared) {
+        await response.body?.cancel().catch(() => {});
+        throw new ModelFormatError(
+          `${displayUrl(metadata.location)} sent more than the ${declared} bytes declared for ${file} of ${hub.repoId}; ` +
+            'the download was stopped and its partial file removed.',
+        );
+      }
       writing = true;
       await handle.write(chunk, 0, chunk.length, position);
       writing = false;
@@ -278,7 +329,8 @@ async function fetchBody(
       progress.update(position);
     }
   } catch (error) {
-    if (writing) throw error; // A disk error (full disk...), reported as such by withCacheErrors.
+    // A disk error (full disk…) is reported as such by withCacheErrors; an oversized reply as itself.
+    if (writing || error instanceof ModelFormatError) throw error;
     throw markRecoverable(
       new ModelNotFoundError(
         `Downloading ${file} of ${hub.repoId} from ${displayUrl(metadata.location)} was interrupted after ` +
@@ -290,7 +342,12 @@ async function fetchBody(
   } finally {
     progress.finish();
   }
-  return position;
+  return { end: position, size: declared };
+}
+
+function safeSize(text: string | undefined): number | undefined {
+  const size = Number.parseInt(text ?? '', 10);
+  return Number.isSafeInteger(size) && size >= 0 ? size : undefined;
 }
 
 /** `fetch` with network failures turned into a clear, typed error. */

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { lstat, readFile, stat } from 'node:fs/promises';
 
 export function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
@@ -24,6 +24,16 @@ export async function statIfExists(path: string): Promise<Stats | undefined> {
   }
 }
 
+/** Like {@link statIfExists}, but a symlink is reported as one, not followed. */
+export async function lstatIfExists(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
 export async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
@@ -33,8 +43,10 @@ export async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
+/** The hex digest of a file's bytes, after `prefix` when given (a git blob id hashes a header first). */
+export async function hashFile(algorithm: 'sha1' | 'sha256', path: string, prefix?: string): Promise<string> {
+  const hash = createHash(algorithm);
+  if (prefix !== undefined) hash.update(prefix);
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
