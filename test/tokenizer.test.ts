@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { InvalidArgumentError, ModelFormatError } from '../lib/errors.js';
+import { rustBertNormalizer, RustBertPreTokenizer } from '../lib/tokenizer/bert-normalizer.js';
 import { CrossEncoderTokenizer, longestFirstLengths, type PairEncoding } from '../lib/tokenizer/tokenizer.js';
+import { chunkBoundary } from '../lib/tokenizer/truncation.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const FIXTURE = path.join(root, 'test/fixtures/bert-base-uncased');
@@ -232,8 +234,25 @@ describe('longest_first truncation (tokenizers/src/utils/truncation.rs)', () => 
       `${' '.repeat(50_000)}end of a mostly blank text`,
       Array.from({ length: 4000 }, (_, i) => sparse(['Words', 'ΟΔΟΣ', 'naïve', 'é', 'unbelievably'][i % 5])).join(' '),
       Array.from({ length: 4000 }, (_, i) => `${sparse('x')}中${i % 2 ? '\u0301' : ''}`).join(''),
+      // Cut before punctuation, and blank runs (whitespace, deleted controls) stepped over at a cut.
+      'a.'.repeat(20_000),
+      Array.from({ length: 3000 }, (_, i) => ['x,', '\u0000\u0000 ', '\u200b', ' \t\n', '.\u0301', '\u3000'][i % 6]).join(''),
+      // U+0085 is whitespace but a control: clean_text deletes it, joining its neighbours into one word.
+      'abcd\u0085'.repeat(4000),
+      // Added tokens' own characters ("[" and "]" are punctuation) are never cut before.
+      Array.from({ length: 4000 }, () => `${sparse('xx')}[SEP]`).join(''),
+      Array.from({ length: 3000 }, (_, i) => ['[SEP].', '[MASK],', 'word]', '[x'][i % 4]).join(''),
+      `${'\u0000 '.repeat(30_000)}words after a long blank run`,
     ];
     for (const text of texts) expectChunkedLikeWhole(tokenizer, text);
+  });
+
+  it('cuts before whitespace, punctuation and ideographs; never at a deleted control or a character of an added token', () => {
+    const boundary = chunkBoundary({ normalizer: rustBertNormalizer({}, 'test'), pre_tokenizer: new RustBertPreTokenizer() }, ['[SEP]', '[MASK]'])!;
+    const cuts = (text: string) => [...text.matchAll(boundary.cut)].map((match) => match[0]);
+    expect(cuts('a b.c,d中e\u3000f\u0085g[h]i\tj!')).toEqual([' ', '.', ',', '中', '\u3000', '\t', '!']);
+    boundary.blank.lastIndex = 0;
+    expect(boundary.blank.exec(' \u0000\u200b\t x')?.[0]).toBe(' \u0000\u200b\t ');
   });
 
   it('does not cut before ideographs when the normalizer leaves them inside words', async () => {

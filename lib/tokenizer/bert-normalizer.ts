@@ -72,10 +72,8 @@ export function classItems(ranges: string): string {
  * What clean_text drops: U+FFFD and Rust's `is_control` (Cc, Cf, Co, but not \t \n \r, which are
  * whitespace). Also lone surrogates, which tokenizers' Node binding receives as U+FFFD.
  */
-const CONTROL = new RegExp(
-  `[[[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cs}]--[\\t\\n\\r${classItems(CF_NOT_IN_RUST)}]]\\u{FFFD}]`,
-  'gv',
-);
+export const CONTROL_CLASS = `[[[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cs}]--[\\t\\n\\r${classItems(CF_NOT_IN_RUST)}]]\\u{FFFD}]`;
+const CONTROL = new RegExp(CONTROL_CLASS, 'gv');
 /** Rust `char::is_whitespace` is the White_Space property. */
 const WHITESPACE = new RegExp('\\p{White_Space}', 'gv');
 const CJK = new RegExp(`[${classItems(CJK_IDEOGRAPHS)}]`, 'gv');
@@ -83,7 +81,8 @@ const NONSPACING_MARK = new RegExp(
   `[[\\p{Mn}--[${classItems(MN_NOT_IN_RUST)}]]${classItems(MN_ONLY_IN_RUST)}]`,
   'gv',
 );
-const PUNCTUATION = `[[\\p{P}--[${classItems(P_NOT_IN_RUST)}]]${classItems(P_ONLY_IN_RUST + ' ' + ASCII_PUNCTUATION)}]`;
+/** What BertPreTokenizer isolates as one-character words (a `v`-mode class). */
+export const PUNCTUATION = `[[\\p{P}--[${classItems(P_NOT_IN_RUST)}]]${classItems(P_ONLY_IN_RUST + ' ' + ASCII_PUNCTUATION)}]`;
 /** BertPreTokenizer: runs of neither whitespace nor punctuation, or one punctuation character. */
 const BERT_WORD = new RegExp(`[^\\p{White_Space}${PUNCTUATION}]+|${PUNCTUATION}`, 'gv');
 

@@ -21,7 +21,7 @@ import {
   type LoadedFiles,
   type TemplatePiece,
 } from './tokenizer-files.js';
-import { chunkBoundary, encodeTruncatedPair, longestFirstLengths } from './truncation.js';
+import { type ChunkBoundary, chunkBoundary, encodeTruncatedPair, longestFirstLengths } from './truncation.js';
 
 // `encodePair`'s truncation rule, re-exported for the callers of this module.
 export { longestFirstLengths };
@@ -75,7 +75,7 @@ export class CrossEncoderTokenizer {
   private readonly files: LoadedFiles;
   private readonly template: TemplatePiece[];
   /** Where long texts may be cut to be encoded in chunks (see chunkBoundary). */
-  private readonly boundary: RegExp | null;
+  private readonly boundary: ChunkBoundary | null;
   private readonly encoder: SplitEncoder;
 
   private constructor(tokenizer: HfTokenizer, loaded: LoadedFiles) {

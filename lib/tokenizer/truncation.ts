@@ -2,7 +2,7 @@
  * Pair truncation as the Rust `tokenizers` crate does it (`longest_first`), encoding a long text
  * only as far as the truncation needs: in chunks cut where the cut cannot change its tokens.
  */
-import { CJK_IDEOGRAPHS, classItems, RustBertNormalizer, RustBertPreTokenizer } from './bert-normalizer.js';
+import { CJK_IDEOGRAPHS, classItems, CONTROL_CLASS, PUNCTUATION, RustBertNormalizer, RustBertPreTokenizer } from './bert-normalizer.js';
 import type { SplitEncoder, SplitIds } from './split-encoder.js';
 
 /**
@@ -46,7 +46,7 @@ export function encodeTruncatedPair(
   maxLength: number,
   numSpecialTokens: number,
   encoder: SplitEncoder,
-  boundary: RegExp | null,
+  boundary: ChunkBoundary | null,
 ): [number[], number[]] {
   const a = new LazySplits(query, encoder, boundary).encodeUpTo(maxLength);
   const b = new LazySplits(document, encoder, boundary).encodeUpTo(maxLength);
@@ -54,24 +54,39 @@ export function encodeTruncatedPair(
   return [a.ids.slice(0, keepA), b.ids.slice(0, keepB)];
 }
 
+/** Where a text may be cut without changing its tokens (see {@link chunkBoundary}). */
+export interface ChunkBoundary {
+  /** Global: the characters before which a text may be cut. */
+  cut: RegExp;
+  /** Sticky: a run of characters that yield no token (whitespace, and deleted controls), skipped at a cut. */
+  blank: RegExp;
+}
+
 /**
  * Characters before which a text may be cut without changing its tokens, or null if there are
  * none. With the Rust BERT normalizer (every step maps characters one by one; NFD reorders marks
- * only between two starters) and pre-tokenizer, cutting before whitespace, or before a CJK
- * ideograph that the normalizer surrounds with spaces, cuts between two words; no added token
- * may contain such a character, since its match would straddle the cut.
+ * only after a starter, and each of these characters is one) and pre-tokenizer, a cut before
+ * whitespace, a punctuation character (a word of its own) or a CJK ideograph (which the
+ * normalizer surrounds with spaces) is a cut between two words. Whitespace that is also a control
+ * character (U+0085, U+001C–U+001F) is left out: clean_text deletes it, joining its neighbours.
+ * So is every character of an added token, whose match would straddle the cut.
  */
 export function chunkBoundary(
   tokenizer: { readonly normalizer: object | null; readonly pre_tokenizer: object | null },
   addedTokens: readonly string[],
-): RegExp | null {
+): ChunkBoundary | null {
   const { normalizer, pre_tokenizer: preTokenizer } = tokenizer;
   if (!(preTokenizer instanceof RustBertPreTokenizer)) return null;
   if (normalizer !== null && !(normalizer instanceof RustBertNormalizer)) return null;
-  const cjk = normalizer?.options.handleChineseChars ? classItems(CJK_IDEOGRAPHS) : '';
-  const source = `[ \\t\\n\\r${cjk}]`;
-  if (addedTokens.some((token) => new RegExp(source, 'v').test(token))) return null;
-  return new RegExp(source, 'gv');
+  const cjk = normalizer?.options.handleChineseChars ? `[${classItems(CJK_IDEOGRAPHS)}]` : '[]';
+  const inAddedTokens = [...new Set([...addedTokens.join('')])].map((char) => classItems(char.codePointAt(0)!.toString(16).padStart(4, '0'))).join('');
+  const whitespace = `[\\p{White_Space}--[\\p{Cc}--[\\t\\n\\r]]]`;
+  const cuts = `[${whitespace}${PUNCTUATION}${cjk}]`;
+  const deleted = normalizer?.options.cleanText ? CONTROL_CLASS : '[]';
+  return {
+    cut: new RegExp(`[${cuts}--[${inAddedTokens}]]`, 'gv'),
+    blank: new RegExp(`[[${whitespace}${deleted}]--[${inAddedTokens}]]+`, 'yv'),
+  };
 }
 
 /** A chunk spans at least this many characters… */
@@ -86,12 +101,14 @@ const CHUNK_CHARS_PER_TOKEN = 6;
 class LazySplits {
   private readonly splits: SplitIds = { ids: [], wordEnds: [] };
   private position = 0;
+  /** Characters of the next chunk; doubles after each one, so a text of few tokens takes few chunks. */
+  private chunkChars = MIN_CHUNK_CHARS;
 
   constructor(
     private readonly text: string,
     private readonly encoder: SplitEncoder,
-    /** A global regex, or null to encode the text in one piece. */
-    private readonly boundary: RegExp | null,
+    /** Null to encode the text in one piece. */
+    private readonly boundary: ChunkBoundary | null,
   ) {}
 
   /**
@@ -104,8 +121,10 @@ class LazySplits {
       // A chunk ends between words, so every word end it holds is final.
       const crossing = wordEnds.find((end) => end >= limit);
       if (crossing !== undefined) return { ids, length: crossing };
+      this.skipBlank();
       if (this.position >= this.text.length) return { ids, length: ids.length };
-      const span = Math.max(MIN_CHUNK_CHARS, (limit - ids.length) * CHUNK_CHARS_PER_TOKEN);
+      const span = Math.max(this.chunkChars, (limit - ids.length) * CHUNK_CHARS_PER_TOKEN);
+      this.chunkChars = 2 * span;
       const end = this.chunkEnd(this.position + span);
       this.encoder.encode(this.text.slice(this.position, end), this.splits);
       this.position = end;
@@ -115,7 +134,16 @@ class LazySplits {
   /** The first boundary at or after `from`, else the text's end. */
   private chunkEnd(from: number): number {
     if (this.boundary === null || from >= this.text.length) return this.text.length;
-    this.boundary.lastIndex = from;
-    return this.boundary.exec(this.text)?.index ?? this.text.length;
+    const { cut } = this.boundary;
+    cut.lastIndex = from;
+    return cut.exec(this.text)?.index ?? this.text.length;
+  }
+
+  /** Steps over blank characters at the position (a cut, or the start), which yield no token. */
+  private skipBlank(): void {
+    if (this.boundary === null) return;
+    const { blank } = this.boundary;
+    blank.lastIndex = this.position;
+    if (blank.test(this.text)) this.position = blank.lastIndex;
   }
 }
