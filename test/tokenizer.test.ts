@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { InvalidArgumentError, ModelFormatError } from '../lib/errors.js';
 import { rustBertNormalizer, RustBertPreTokenizer } from '../lib/tokenizer/bert-normalizer.js';
+import { backtrackingHazard } from '../lib/tokenizer/regex-safety.js';
 import { CrossEncoderTokenizer, longestFirstLengths, type PairEncoding } from '../lib/tokenizer/tokenizer.js';
 import { chunkBoundary } from '../lib/tokenizer/truncation.js';
 
@@ -115,6 +116,45 @@ describe('CrossEncoderTokenizer.fromDirectory', () => {
     const cased = await CrossEncoderTokenizer.fromDirectory(dir);
     // The uncased vocabulary has no capital letters: "Hello" is unknown once nothing lowercases it.
     expect(plain(cased.encodePair('Hello', 'hello', 512))).toEqual(pair(['[UNK]'], ['hello']));
+  });
+});
+
+describe('tokenizer.json regexes that could backtrack for exponential time', () => {
+  const SAFE = [
+    // GPT-2 / RoBERTa byte-level BPE, Llama-3 / Qwen2, BLOOM, digit splitting: real pre-tokenizers.
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    ' ?[^(\\s|[.,!?…。，、।۔،])]+',
+    '\\s+', '(?:ab)+', 'x{2,5}', '[a-z]{3}',
+  ];
+  const HAZARDS: Array<[string, RegExp]> = [
+    ['(a+)+$', /nested quantifiers/],
+    ['(?:\\w*\\s?)*x', /nested quantifiers/],
+    ['(a|aa)*b', /group of alternatives/],
+    ['((ab)*c)+', /nested quantifiers/],
+    ['(x{1,20}){2,}', /nested quantifiers/],
+    ['(a)\\1', /back-reference/],
+  ];
+
+  it('accepts the flat patterns real tokenizers use, refuses nested quantifiers, quantified alternatives and back-references', () => {
+    for (const pattern of SAFE) expect(backtrackingHazard(pattern), pattern).toBeUndefined();
+    for (const [pattern, problem] of HAZARDS) expect(backtrackingHazard(pattern), pattern).toMatch(problem);
+  });
+
+  it('refuses a Split pre-tokenizer or a Replace normalizer with such a regex before compiling it, naming where', async () => {
+    const json = JSON.parse(await readFile(path.join(FIXTURE, 'tokenizer.json'), 'utf8'));
+    const variants = {
+      pre_tokenizer: { type: 'Split', pattern: { Regex: '(a+)+$' }, behavior: 'Isolated', invert: false },
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'Replace', pattern: { Regex: '(\\s|x)*y' }, content: ' ' }] },
+    };
+    for (const [key, component] of Object.entries(variants)) {
+      const dir = await tempDir();
+      await writeFile(path.join(dir, 'tokenizer.json'), JSON.stringify({ ...json, [key]: component }));
+      const error = await CrossEncoderTokenizer.fromDirectory(dir).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ModelFormatError);
+      expect((error as Error).message).toContain(path.join(dir, 'tokenizer.json'));
+      expect((error as Error).message).toContain(key);
+    }
   });
 });
 

@@ -12,6 +12,7 @@ import * as tokenizers from '@huggingface/tokenizers';
 import { InvalidArgumentError, ModelFormatError } from '../errors.js';
 
 import { RustBertPreTokenizer, rustBertNormalizer } from './bert-normalizer.js';
+import { checkTokenizerPatterns } from './regex-safety.js';
 import { SplitEncoder, type TokenizerParts } from './split-encoder.js';
 import {
   isWordPiece,
@@ -111,6 +112,7 @@ export class CrossEncoderTokenizer {
   static async fromDirectory(dir: string): Promise<CrossEncoderTokenizer> {
     const loaded = await readTokenizerFiles(dir);
     const { json, file, config } = loaded;
+    checkTokenizerPatterns(json, file); // before the library compiles them
     let tokenizer: HfTokenizer;
     try {
       // The library's own BertNormalizer normalizes `normalized` added tokens here, before ours replaces it.
@@ -136,6 +138,28 @@ export class CrossEncoderTokenizer {
       throw new InvalidArgumentError(`maxLength must be an integer ≥ ${this.numSpecialTokens} (the special tokens of a pair), got ${maxLength}`);
     }
     const [a, b] = encodeTruncatedPair(query, document, maxLength, this.numSpecialTokens, this.encoder, this.boundary);
+    return this.assemble(a, b);
+  }
+
+  /**
+   * The ids of one text without special tokens: its first `maxTokens` (encoded only as far as
+   * that needs). With {@link pairFromIds}, for callers that cut pairs themselves, such as the
+   * windows of a long document (lib/model/long-documents.ts).
+   * @throws InvalidArgumentError when `text` is not a string or `maxTokens` is not an integer ≥ 0.
+   */
+  encodeText(text: string, maxTokens: number): number[] {
+    if (typeof text !== 'string') throw new InvalidArgumentError(`encodeText(text): text must be a string, got ${typeof text}`);
+    if (!Number.isInteger(maxTokens) || maxTokens < 0) {
+      throw new InvalidArgumentError(`encodeText(text, maxTokens): maxTokens must be an integer ≥ 0, got ${maxTokens}`);
+    }
+    return encodeTextPrefix(text, maxTokens, this.encoder, this.boundary);
+  }
+
+  /**
+   * `[CLS] a [SEP] b [SEP]` (the model's pair template) from the ids of each side, untruncated:
+   * for `a` and `b` whole, what {@link encodePair} returns for the texts they encode.
+   */
+  pairFromIds(a: readonly number[], b: readonly number[]): PairEncoding {
     return this.assemble(a, b);
   }
 
@@ -176,7 +200,7 @@ export class CrossEncoderTokenizer {
   }
 
   /** Lays the two sides out along the pair template, with its special tokens and type ids. */
-  private assemble(a: number[], b: number[]): PairEncoding {
+  private assemble(a: readonly number[], b: readonly number[]): PairEncoding {
     const length = this.numSpecialTokens + a.length + b.length;
     const inputIds = new Int32Array(length);
     const tokenTypeIds = new Int32Array(length);

@@ -63,6 +63,14 @@ export interface ChunkBoundary {
 }
 
 /**
+ * The first `maxTokens` ids of one text (no special tokens), encoded only as far as they need, in
+ * the chunks {@link encodeTruncatedPair} uses: the prefix of the whole text's encoding.
+ */
+export function encodeTextPrefix(text: string, maxTokens: number, encoder: SplitEncoder, boundary: RegExp | null): number[] {
+  return new LazySplits(text, encoder, boundary).encodeUpTo(maxTokens).ids.slice(0, maxTokens);
+}
+
+/**
  * Characters before which a text may be cut without changing its tokens, or null if there are
  * none. With the Rust BERT normalizer (every step maps characters one by one; NFD reorders marks
  * only after a starter, and each of these characters is one) and pre-tokenizer, a cut before
