@@ -19,3 +19,10 @@ export const corpusFile = (workload: Workload) => path.join(CACHE, `corpus-${wor
 export const torchFile = (workload: Workload) => path.join(CACHE, `torch-${workload}.json`);
 /** How the PyTorch worker cuts predict's or rank's calls into forwards (bench/forwards.ts). */
 export const planFile = (workload: Workload, plan: string) => path.join(CACHE, `forwards-${workload}-${plan}.json`);
+
+/** lib/cli/index.ts bundled (bench/serve.ts): `crossencoder serve` on plain node, as a user runs it. */
+export const SERVE_BUNDLE = path.join(CACHE, 'serve.mjs');
+/** bench/serve-in-process.ts bundled: the same requests through rank() in one process. */
+export const IN_PROCESS_BUNDLE = path.join(CACHE, 'serve-in-process.mjs');
+/** The 20-document requests both sides send. */
+export const SERVE_REQUESTS = path.join(CACHE, 'serve-requests.json');

@@ -8,6 +8,7 @@
  *
  *     npm run bench [-- --quick] [-- --matrix] [-- --no-python] [-- --workloads predict,rank]
  *                   [-- --repeat N] [-- --json FILE]
+ *     npm run bench -- --serve [--quick] [--seconds N] [--json FILE]
  *
  * --quick      small sizes (a smoke test; the figures are not comparable with the full run)
  * --matrix     also every combination of intra-op threads {1,2} × OpenBLAS threads {1,2}, the
@@ -15,6 +16,9 @@
  * --no-python  our side only (also the fallback when /usr/bin/python3 has no torch)
  * --repeat N   runs each measurement N times and keeps the best (for a shared, noisy machine)
  * --json FILE  writes every raw result there
+ * --serve      the HTTP service instead (bench/serve.ts): `crossencoder serve` under 1, 8 and 32
+ *              concurrent clients against the same requests through rank() in-process;
+ *              --seconds N sets each run's length (default 30, 4 with --quick)
  * --prepare    writes the corpus, the PyTorch inputs and the bundled worker to bench/.cache and
  *              stops: for profiling one side by hand, e.g.
  *              perf record -g node bench/.cache/worker.mjs predict bench/.cache/corpus-predict.json test/.models/minilm-l6
@@ -37,6 +41,7 @@ import { userThreadSettings, workerEnv } from './environment.js';
 import { wholeBatchPlan } from './forwards.js';
 import { CACHE, corpusFile, MODEL_DIR, MODELS, planFile, PYTHON, ROOT, torchFile, WORKER_BUNDLE } from './paths.js';
 import { formatReport } from './report.js';
+import { runServeBench } from './serve.js';
 import { matrixSettings, oursSettings, torchSettings } from './settings.js';
 import { bundleWorker, type Peaks, sgemmPeaks } from './workers.js';
 import {
@@ -75,10 +80,14 @@ interface Options {
   prepareOnly: boolean;
   /** Runs of each measurement; the best is kept. */
   repeat: number;
+  /** The HTTP service benchmark instead (bench/serve.ts). */
+  serve: boolean;
+  /** Its measured seconds per run. */
+  seconds?: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { quick: false, matrix: false, python: true, workloads: [...WORKLOADS], prepareOnly: false, repeat: 1 };
+  const options: Options = { quick: false, matrix: false, python: true, workloads: [...WORKLOADS], prepareOnly: false, repeat: 1, serve: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
@@ -86,6 +95,11 @@ function parseOptions(argv: string[]): Options {
     else if (arg === '--no-python') options.python = false;
     else if (arg === '--json') options.json = argv[++i];
     else if (arg === '--prepare') options.prepareOnly = true;
+    else if (arg === '--serve') options.serve = true;
+    else if (arg === '--seconds') {
+      options.seconds = Number(argv[++i]);
+      if (!(options.seconds > 0)) throw new Error('--seconds needs a positive number');
+    }
     else if (arg === '--repeat') {
       options.repeat = Number(argv[++i]);
       if (!Number.isInteger(options.repeat) || options.repeat < 1) throw new Error('--repeat needs a positive integer');
@@ -286,6 +300,12 @@ async function main(): Promise<void> {
   log(`machine: ${machine()}`);
   log(`load average at start: ${loadAverage()}${os.loadavg()[0] > 0.5 ? '  (other work is running: figures will be noisy)' : ''}`);
 
+  if (options.serve) {
+    ensureModels(pythonImportsTorch());
+    await runServeBench({ quick: options.quick, seconds: options.seconds, json: options.json, machine: machine(), log });
+    log(`load average (1, 5, 15 min): ${loadAverage()} at the end; the run took ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    return;
+  }
   let torchMissing = options.python ? ensureTorch() : 'disabled by --no-python';
   ensureModels(options.python ? torchMissing : pythonImportsTorch());
   if (torchMissing !== undefined) log(`PyTorch side skipped: ${torchMissing}`);

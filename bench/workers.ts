@@ -13,22 +13,18 @@ import { corpusFile, MODEL_DIR, planFile, PYTHON, ROOT, TORCH_WORKER, torchFile,
 import type { ForwardPlan, Workload, WorkerResult } from './workloads.js';
 
 /**
- * Bundles bench/worker.ts and lib/ into one ES module (packages stay external and resolve from
- * the repository's node_modules), so the worker runs on plain node: tsx's loader thread would
- * add ~45 MB to its peak RSS.
+ * Bundles `entry` and lib/ into one ES module at `outfile` (packages stay external and resolve
+ * from the repository's node_modules), so it runs on plain node: tsx's loader thread would add
+ * ~45 MB to its peak RSS.
  */
-export async function bundleWorker(): Promise<void> {
+export async function bundle(entry: string, outfile: string): Promise<void> {
   const { build } = await import('esbuild');
-  await build({
-    entryPoints: [path.join(ROOT, 'bench', 'worker.ts')],
-    outfile: WORKER_BUNDLE,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  });
+  await build({ entryPoints: [entry], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning' });
+}
+
+/** bench/worker.ts, bundled (see {@link bundle}). */
+export function bundleWorker(): Promise<void> {
+  return bundle(path.join(ROOT, 'bench', 'worker.ts'), WORKER_BUNDLE);
 }
 
 /** Runs a child to completion and parses the JSON object on the last line of its stdout. */

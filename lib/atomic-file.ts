@@ -4,7 +4,8 @@
  * systems, since the sibling is on the same file system). The one place the project does this.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { accessSync, constants, statfsSync, statSync } from 'node:fs';
+import { lstat, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { CrossEncoderError, FileSystemError } from './errors.js';
@@ -14,11 +15,77 @@ export function temporaryPath(target: string): string {
   return `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
 }
 
+// Kernel pseudo-filesystems (statfs f_type): nothing the package writes belongs there, and Node's
+// recursive mkdir spins forever under /proc (each mkdir fails with ENOENT and is retried).
+const PSEUDO_FILESYSTEMS = new Map([
+  [0x9fa0, 'procfs'],
+  [0x62656572, 'sysfs'],
+  [0x64626720, 'debugfs'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+]);
+
+/** The nearest existing directory at or above `dir`, and the components below it that are missing. */
+function nearestExisting(dir: string, what: string): { existing: string; missing: string[] } {
+  const missing: string[] = [];
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    let stats;
+    try {
+      stats = statSync(current);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // ENOTDIR: a component above is a file, which the walk up then reports.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new FileSystemError(`${what} ${dir} cannot be created: ${(error as Error).message}`, { cause: error });
+    }
+    if (stats) {
+      if (!stats.isDirectory()) throw new FileSystemError(`${what} ${dir} cannot be created: ${current} exists and is not a directory (ENOTDIR)`);
+      return { existing: current, missing: missing.reverse() };
+    }
+    missing.push(current);
+    if (path.dirname(current) === current) return { existing: current, missing: missing.reverse() };
+  }
+}
+
+/**
+ * Checks, without creating anything, that directory `dir` exists or can be created and written:
+ * its nearest existing ancestor is a writable directory on a real file system. Synchronous (a
+ * few stat calls) so constructors can refuse a bad path before any work starts; `what` names the
+ * directory in the message (`the output directory`).
+ * @throws FileSystemError saying which path is in the way.
+ */
+export function checkDirectoryCreatable(dir: string, what: string): void {
+  const { existing } = nearestExisting(dir, what);
+  const pseudo = PSEUDO_FILESYSTEMS.get(Number(statfsSync(existing).type));
+  if (pseudo) throw new FileSystemError(`${what} ${dir} cannot be created: ${existing} is on the kernel's ${pseudo}, not a file system for files`);
+  try {
+    accessSync(existing, constants.W_OK);
+  } catch (error) {
+    throw new FileSystemError(`${what} ${dir} cannot be created: ${existing} is not writable (${(error as NodeJS.ErrnoException).code})`, { cause: error });
+  }
+}
+
+/**
+ * `mkdir -p` that cannot spin: the missing directories are created one by one from the nearest
+ * existing ancestor, and the first that cannot be made is the error.
+ * @throws FileSystemError naming `what` and the directory that could not be created.
+ */
+export async function makeDirectory(dir: string, what = 'the directory'): Promise<void> {
+  checkDirectoryCreatable(dir, what);
+  for (const missing of nearestExisting(dir, what).missing) {
+    try {
+      await mkdir(missing);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(missing)).isDirectory()) continue;
+      throw new FileSystemError(`${what} ${dir} cannot be created: mkdir ${missing}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
 /** Writes `contents` to `file` through a temporary file and a rename; creates the parent dir. */
 export async function writeFileAtomic(file: string, contents: string | Uint8Array): Promise<void> {
   const temp = temporaryPath(file);
   try {
-    await mkdir(path.dirname(file), { recursive: true });
+    await makeDirectory(path.dirname(file));
     await writeFile(temp, contents);
     await rename(temp, file);
   } catch (error) {
@@ -63,7 +130,7 @@ async function followSymlink(target: string): Promise<string> {
 async function createStagingDirectory(target: string, what: string): Promise<string> {
   const parent = path.dirname(target);
   try {
-    await mkdir(parent, { recursive: true });
+    await makeDirectory(parent);
     // Not mkdtemp: its 0700 mode would become the saved directory's; mkdir applies the umask.
     const staging = path.join(parent, `.${path.basename(target)}.saving-${randomBytes(6).toString('hex')}`);
     await mkdir(staging);

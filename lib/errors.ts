@@ -57,6 +57,24 @@ export class CancelledError extends CrossEncoderError {
   }
 }
 
+/**
+ * The caller's `AbortSignal` stopped the work (`predict`, `rank`, `predictStream`, `train`). Its
+ * name is `AbortError` and its code `ABORT_ERR`, as Node's own aborted operations; the signal's
+ * reason is its `cause`.
+ */
+export class AbortError extends CrossEncoderError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ABORT_ERR', options);
+  }
+}
+
+/** The model was disposed (`dispose()` or `Symbol.asyncDispose`): its native memory is released. */
+export class DisposedError extends CrossEncoderError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_DISPOSED', options);
+  }
+}
+
 const byCode: Record<string, new (message: string, options?: ErrorOptions) => CrossEncoderError> = {
   ERR_INVALID_ARGUMENT: InvalidArgumentError,
   ERR_MODEL_FORMAT: ModelFormatError,
@@ -64,6 +82,7 @@ const byCode: Record<string, new (message: string, options?: ErrorOptions) => Cr
   ERR_IO: FileSystemError,
   ERR_TORCH: TorchError,
   ERR_CANCELLED: CancelledError,
+  ERR_DISPOSED: DisposedError,
 };
 
 /** Turns an error thrown by the native addon (a plain Error with a `code`) into its typed class. */

@@ -3,10 +3,22 @@
  * @packageDocumentation
  */
 export { CrossEncoder, DEFAULT_MODEL, predict } from './model/cross-encoder.js';
-export type { CrossEncoderOptions, Pair, PredictOptions, RankOptions, RankResult } from './model/cross-encoder.js';
+export type {
+  CrossEncoderOptions,
+  FromConfigOptions,
+  Pair,
+  PredictOptions,
+  PredictStreamOptions,
+  RankOptions,
+  RankResult,
+} from './model/cross-encoder.js';
+export type { Score, Scores } from './model/scores.js';
 export type { Activation } from './model/activation.js';
+export type { ConfigJson } from './model/config.js';
+export type { LongDocumentOptions } from './model/long-documents.js';
 export type { SavePretrainedOptions } from './model/save-pretrained.js';
 export type { ModelCardData } from './model/model-card.js';
+export type { Logger } from './logger.js';
 export { downloadModel, hubCacheDir, resolveModelDirectory } from './hub/index.js';
 export type { HubOptions } from './hub/index.js';
 export { CrossEncoderTokenizer } from './tokenizer/tokenizer.js';
@@ -24,14 +36,18 @@ export type {
 export { BinaryCrossEntropyLoss, CrossEntropyLoss } from './training/losses.js';
 export type { CrossEncoderLoss } from './training/losses.js';
 export { EarlyStoppingCallback } from './training/callbacks.js';
-export type { CallbackEvent, StepOutput, TrainerCallback, TrainerControl, TrainerState } from './training/callbacks.js';
+export type { CallbackEvent, CallbackHook, StepOutput, TrainerCallback, TrainerControl, TrainerState } from './training/callbacks.js';
 export { loadCsv, loadJsonl, toPairDataset, toRerankingSamples, trainTestSplit } from './datasets.js';
 export type { PairColumns, PairDataset, PairInput, PairRow, QueryGroup, TrainTestSplitOptions } from './datasets.js';
 export * from './evaluation/index.js';
+export { createRerankServer } from './serving/index.js';
+export type { RerankServer, RerankServerControls, RerankServerOptions, ServingErrorBody, ServingErrorType } from './serving/index.js';
 
 export {
+  AbortError,
   CancelledError,
   CrossEncoderError,
+  DisposedError,
   FileSystemError,
   InvalidArgumentError,
   ModelFormatError,

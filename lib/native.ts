@@ -83,6 +83,7 @@ interface AddonModel {
   forward(batch: NativeBatch): Promise<Float32Array>;
   initClassifier(): Promise<void>;
   initWeights(seed: number, padTokenId: number): Promise<void>;
+  dispose(): Promise<void>;
 }
 interface AddonTrainer {
   step(batches: NativeLabelledBatch[]): Promise<NativeStepResult>;
@@ -100,11 +101,24 @@ interface Addon {
   shutdown(): boolean;
 }
 
-// libgomp spin-waits between parallel regions by default, which costs 2-3x on small machines; it
-// reads this variable once, when libtorch loads, so it must be set before the addon is required.
-process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
-
 let addon: Addon | undefined;
+
+/**
+ * Runs `work` with `OMP_WAIT_POLICY=PASSIVE` in the environment unless the user set it, then
+ * restores the environment. libgomp spin-waits between parallel regions by default, which costs
+ * 2-3x on small machines, and reads this variable once, when it loads with libtorch (during the
+ * addon's require): after that the variable is no longer needed, and the host's process.env
+ * (which child processes inherit) stays as it was.
+ */
+function withThreadPolicy<T>(work: () => T): T {
+  if (process.env.OMP_WAIT_POLICY !== undefined) return work();
+  process.env.OMP_WAIT_POLICY = 'PASSIVE';
+  try {
+    return work();
+  } finally {
+    delete process.env.OMP_WAIT_POLICY;
+  }
+}
 
 /** The addon, loaded on first use (loading libtorch costs ~0.5 s). */
 function load(): Addon {
@@ -112,7 +126,7 @@ function load(): Addon {
   const require = createRequire(import.meta.url);
   try {
     const override = process.env.TORCH_CROSSENCODER_BINARY;
-    addon = (override ? require(override) : require('bindings')('torch_crossencoder')) as Addon;
+    addon = withThreadPolicy(() => (override ? require(override) : require('bindings')('torch_crossencoder')) as Addon);
   } catch (error) {
     throw new CrossEncoderError(
       'torch-crossencoder: the native addon could not be loaded. It is built by `npm install` ' +
@@ -194,6 +208,14 @@ export class NativeModel {
   /** Hugging Face's `_init_weights` for every parameter, drawn from `seed`. */
   initWeights(seed: number, padTokenId: number): Promise<void> {
     return mappedAsync(() => this.#model.initWeights(seed, padTokenId));
+  }
+
+  /**
+   * Frees the weights (and the optimiser state of trainers over this model) on the compute
+   * thread, after the work queued before; every later call rejects with a DisposedError.
+   */
+  dispose(): Promise<void> {
+    return mappedAsync(() => this.#model.dispose());
   }
 }
 

@@ -40,6 +40,8 @@ export interface ProgressOptions {
   initial?: number;
   /** Clock in milliseconds, injectable for tests. Default `Date.now`. */
   now?: () => number;
+  /** Also show the time elapsed since the start (`1:05 elapsed`). Default false. */
+  showElapsed?: boolean;
 }
 
 /** A live progress line. Calls after {@link Progress.finish} are ignored. */
@@ -48,6 +50,11 @@ export interface Progress {
   update(completed: number, fields?: ProgressFields): void;
   /** Adds `delta` (default 1) to the completed count. */
   tick(delta?: number, fields?: ProgressFields): void;
+  /**
+   * Shows what is happening between two updates (`evaluating…`) at the end of the line and writes
+   * the line at once, so a long pause never leaves an empty or stale line; undefined clears it.
+   */
+  setStatus(status: string | undefined): void;
   /** Writes the final state and ends the line. */
   finish(fields?: ProgressFields): void;
 }
@@ -58,7 +65,7 @@ const TTY_REDRAW_MS = 100;
 const BAR_WIDTH = 20;
 const CLEAR_TO_END_OF_LINE = '\x1b[K';
 
-const disabled: Progress = { update() {}, tick() {}, finish() {} };
+const disabled: Progress = { update() {}, tick() {}, setStatus() {}, finish() {} };
 
 /** Creates a progress reporter; see {@link ProgressOptions} for the output modes. */
 export function createProgress(options: ProgressOptions): Progress {
@@ -75,16 +82,18 @@ export function createProgress(options: ProgressOptions): Progress {
     total: options.total > 0 ? options.total : 0,
     initial: options.initial ?? 0,
     startedAt: now(),
+    showElapsed: options.showElapsed === true,
   };
 
   let completed = format.initial;
   let fields: ProgressFields = {};
+  let status: string | undefined;
   // Non-TTY output starts quiet: the first log line comes one interval in (or at the end).
   let lastWriteAt = tty ? -Infinity : format.startedAt;
   let finished = false;
 
   const write = (final: boolean): void => {
-    const line = formatLine(format, completed, fields, now());
+    const line = formatLine(format, completed, fields, now(), status);
     if (!tty) {
       stream.write(`${line}\n`);
       return;
@@ -106,9 +115,16 @@ export function createProgress(options: ProgressOptions): Progress {
   return {
     update,
     tick: (delta = 1, newFields) => update(completed + delta, newFields),
+    setStatus(newStatus) {
+      if (finished) return;
+      status = newStatus;
+      lastWriteAt = now();
+      write(false);
+    },
     finish(newFields) {
       if (finished) return;
       finished = true;
+      status = undefined;
       if (newFields) fields = newFields;
       write(true);
     },
@@ -122,9 +138,10 @@ interface LineFormat {
   total: number;
   initial: number;
   startedAt: number;
+  showElapsed: boolean;
 }
 
-function formatLine(format: LineFormat, completed: number, fields: ProgressFields, at: number): string {
+function formatLine(format: LineFormat, completed: number, fields: ProgressFields, at: number, status: string | undefined): string {
   const { total, unit } = format;
   const parts: string[] = [];
   if (format.label) parts.push(format.label);
@@ -140,11 +157,11 @@ function formatLine(format: LineFormat, completed: number, fields: ProgressField
 
   const seconds = (at - format.startedAt) / 1000;
   const rate = seconds > 0 ? (completed - format.initial) / seconds : 0;
-  if (rate > 0) {
-    parts.push(unit === 'bytes' ? `${formatBytes(rate)}/s` : `${formatRate(rate)}${unit}/s`);
-    if (total > 0 && completed < total) parts.push(`ETA ${formatDuration((total - completed) / rate)}`);
-  }
+  if (rate > 0) parts.push(unit === 'bytes' ? `${formatBytes(rate)}/s` : `${formatRate(rate)}${unit}/s`);
+  if (format.showElapsed) parts.push(`${formatDuration(seconds)} elapsed`);
+  if (rate > 0 && total > 0 && completed < total) parts.push(`ETA ${formatDuration((total - completed) / rate)}`);
   for (const [name, value] of Object.entries(fields)) parts.push(`${name}=${formatField(value)}`);
+  if (status) parts.push(status);
   return parts.join(' ');
 }
 

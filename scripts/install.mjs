@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 // `npm install` and `npm run build:native`: makes libtorch available (see scripts/libtorch.mjs),
 // then builds build/Release/torch_crossencoder.node with cmake-js.
-// Set TORCH_CROSSENCODER_SKIP_BUILD=1 to skip all of it (e.g. when only packaging).
+//
+// Nothing is built when the addon in place matches (scripts/addon-stamp.mjs says what matching
+// means): `npx crossencoder` and reinstalls in a clone cost no compile. A build runs in its own
+// tree (build/cmake) and the new addon is renamed over the old one only once it has linked, so an
+// interrupted or failed build leaves the previous addon working.
+// Set TORCH_CROSSENCODER_SKIP_BUILD=1 to skip all of it (e.g. when only packaging);
+// `--force` builds even when the addon matches.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,11 +15,13 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ADDON_RELATIVE_PATH, mismatch, stampFor, stampPath } from './addon-stamp.mjs';
 import {
   InstallError,
   aptInstall,
   ensureFastBlas,
   ensureLibtorch,
+  findLibtorch,
   isDebianRoot,
   log,
   which,
@@ -21,7 +29,11 @@ import {
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUILD_DIR = path.join(PACKAGE_ROOT, 'build');
-const ADDON = path.join(BUILD_DIR, 'Release', 'torch_crossencoder.node');
+/** Where bindings() loads the addon from. */
+const ADDON = path.join(PACKAGE_ROOT, ADDON_RELATIVE_PATH);
+/** cmake-js's build tree; its linker output is copied to ADDON when complete. */
+const CMAKE_TREE = path.join(BUILD_DIR, 'cmake');
+const BUILT_ADDON = path.join(CMAKE_TREE, 'Release', path.basename(ADDON));
 /** Compiler memory per job: one libtorch translation unit peaks at ~1.4 GB. */
 const BYTES_PER_JOB = 2 * 1024 ** 3;
 
@@ -56,7 +68,7 @@ function ensureBuildTools() {
 function readCMakeCache() {
   let text;
   try {
-    text = fs.readFileSync(path.join(BUILD_DIR, 'CMakeCache.txt'), 'utf8');
+    text = fs.readFileSync(path.join(CMAKE_TREE, 'CMakeCache.txt'), 'utf8');
   } catch {
     return null;
   }
@@ -77,20 +89,28 @@ function samePath(a, b) {
 }
 
 /**
- * "build" reuses build/ (incremental); "rebuild" starts over when build/ holds a build for another
- * libtorch, another source tree, or node-gyp's: CMake keeps a found Torch_DIR in its cache and
- * would silently ignore a new choice.
+ * "build" reuses build/cmake (incremental); "rebuild" starts over when it holds a build for another
+ * libtorch or another source tree: CMake keeps a found Torch_DIR in its cache and would silently
+ * ignore a new choice.
  */
 function cmakeJsCommand(lib) {
-  if (!fs.existsSync(BUILD_DIR)) return 'build';
+  if (!fs.existsSync(CMAKE_TREE)) return 'build';
   const cache = readCMakeCache();
   if (cache && samePath(cache.torchDir, lib.configDir) && samePath(cache.sourceDir, PACKAGE_ROOT)) return 'build';
-  log('build/ holds a build for another libtorch, source tree or build tool: starting it over');
+  log('build/cmake holds a build for another libtorch or source tree: starting it over');
   return 'rebuild';
 }
 
+/** Before build/cmake, cmake-js's tree was build/ itself: its files there are stale now. */
+function removeLegacyTree() {
+  if (!fs.existsSync(path.join(BUILD_DIR, 'CMakeCache.txt'))) return;
+  for (const name of fs.readdirSync(BUILD_DIR)) {
+    if (name !== 'Release' && name !== 'cmake') fs.rmSync(path.join(BUILD_DIR, name), { recursive: true, force: true });
+  }
+}
+
 function cmakeJsArgs(lib) {
-  const args = [`--directory=${PACKAGE_ROOT}`, '--log-level=warn', `--CDTorch_DIR=${lib.configDir}`];
+  const args = [`--directory=${PACKAGE_ROOT}`, `--out=${CMAKE_TREE}`, '--log-level=warn', `--CDTorch_DIR=${lib.configDir}`];
   if (!lib.system) {
     // Torch_DIR alone mixes trees (Caffe2's config would still come from /usr): put the whole
     // tree first in CMAKE_PREFIX_PATH, which also gives the addon a RUNPATH to it.
@@ -113,18 +133,46 @@ function resolveCmakeJs() {
 }
 
 function buildAddon(lib) {
+  removeLegacyTree();
   const command = cmakeJsCommand(lib);
   const result = spawnSync(process.execPath, [resolveCmakeJs(), command, ...cmakeJsArgs(lib)], {
     cwd: PACKAGE_ROOT,
     stdio: 'inherit',
   });
-  if (result.status !== 0 || !fs.existsSync(ADDON)) {
+  if (result.status !== 0 || !fs.existsSync(BUILT_ADDON)) {
     throw new InstallError(
       `building the native addon with cmake-js failed (${result.error?.message ?? `exit ${result.status}`}); ` +
         `see the output above. It used libtorch ${lib.version} in ${lib.root}; another one can be chosen ` +
-        'with `LIBTORCH=/path/to/libtorch npm install`.',
+        'with `LIBTORCH=/path/to/libtorch npm install`.' +
+        (fs.existsSync(ADDON) ? ` The previous addon is still in place at ${ADDON}.` : ''),
     );
   }
+}
+
+/** Writes `write(temp)` to a temporary sibling of `file`, then renames it over `file`. */
+function replaceFile(file, write) {
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    write(temp);
+    fs.renameSync(temp, file);
+  } finally {
+    fs.rmSync(temp, { force: true });
+  }
+}
+
+/** Moves the new build into place (a copy, so the next incremental build finds its output), then stamps it. */
+function installAddon(lib) {
+  fs.mkdirSync(path.dirname(ADDON), { recursive: true });
+  fs.rmSync(stampPath(ADDON), { force: true }); // a stamp must never describe another addon
+  replaceFile(ADDON, (temp) => fs.copyFileSync(BUILT_ADDON, temp));
+  const stamp = stampFor(PACKAGE_ROOT, lib, ADDON);
+  replaceFile(stampPath(ADDON), (temp) => fs.writeFileSync(temp, `${JSON.stringify(stamp, null, 2)}\n`));
+}
+
+/** The libtorch CMake would use now, if the addon in place was built against it from these sources. */
+function upToDate() {
+  const lib = findLibtorch();
+  return lib && mismatch(PACKAGE_ROOT, lib, ADDON) === null ? lib : null;
 }
 
 async function main() {
@@ -132,11 +180,18 @@ async function main() {
     log('TORCH_CROSSENCODER_SKIP_BUILD is set: not building the native addon');
     return;
   }
+  const force = process.argv.includes('--force');
+  const current = force ? null : upToDate();
+  if (current) {
+    log(`${path.relative(process.cwd(), ADDON) || ADDON} is up to date (libtorch ${current.version} in ${current.root}): nothing to build`);
+    return;
+  }
   ensureBuildTools();
   const lib = await ensureLibtorch();
   log(`using libtorch ${lib.version} ${lib.how}`);
   ensureFastBlas(lib);
   buildAddon(lib);
+  installAddon(lib);
   log(`built ${path.relative(process.cwd(), ADDON) || ADDON}`);
 }
 

@@ -11,10 +11,11 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { kebabCase, parseOptions, suggest } from '../lib/cli/options.js';
+import { kebabCase, parseOptions } from '../lib/cli/options.js';
 import { shortestFloat32 } from '../lib/cli/output.js';
 import { trainingArgumentsFrom, trainingOptionSpecs } from '../lib/cli/training-options.js';
 import { UsageError } from '../lib/cli/usage-error.js';
+import { suggest } from '../lib/suggest.js';
 import { TRAINING_ARGUMENT_NAMES } from '../lib/training/training-arguments.js';
 
 import { referencePredict, testModel } from './helpers/models.js';
@@ -416,7 +417,7 @@ describe('usage', () => {
         run(['predict', '-i', 'x.jsonl', 'stray']),
         run(['--model', TINY]),
       ]);
-      expectError(command, 2, /unknown command 'frobnicate'; commands: predict, rank, eval, train, download \(see 'crossencoder --help'\)/);
+      expectError(command, 2, /unknown command 'frobnicate'; commands: predict, rank, eval, train, download, serve \(see 'crossencoder --help'\)/);
       expectError(unknownFlag, 2, /unknown option '--bogus' \(see 'crossencoder predict --help'\)/);
       expectError(missingModel, 2, /option '--model' needs a value: <path\|id>/);
       expectError(missingInput, 2, /missing --input <file>/);

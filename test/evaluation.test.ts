@@ -8,7 +8,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { mulberry32, shuffledIndices } from '../lib/datasets.js';
 import { CrossEncoderError, InvalidArgumentError } from '../lib/errors.js';
-import { formatPythonFloat, type PairScorer, type PredictOptions } from '../lib/evaluation/evaluator.js';
+import { formatPythonFloat, type PairScorer, type PairScorerPredictOptions } from '../lib/evaluation/evaluator.js';
 import {
   averagePrecision,
   CrossEncoderClassificationEvaluator,
@@ -31,14 +31,14 @@ const LOG2_3 = Math.log2(3);
 
 /** A model whose score for (query, document) comes from a table, recording every call. */
 class FakeScorer implements PairScorer {
-  readonly calls: Array<{ pairs: Array<readonly [string, string]>; options?: PredictOptions }> = [];
+  readonly calls: Array<{ pairs: Array<readonly [string, string]>; options?: PairScorerPredictOptions }> = [];
 
   constructor(
     readonly numLabels: number,
     private readonly table: Record<string, number | number[]>,
   ) {}
 
-  async predict(pairs: ReadonlyArray<readonly [string, string]>, options?: PredictOptions): Promise<Float32Array | Float32Array[]> {
+  async predict(pairs: ReadonlyArray<readonly [string, string]>, options?: PairScorerPredictOptions): Promise<Float32Array | Float32Array[]> {
     this.calls.push({ pairs: [...pairs], options });
     const values = pairs.map(([query, document]) => {
       const value = this.table[`${query}|${document}`];

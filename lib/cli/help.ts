@@ -1,10 +1,4 @@
-/** `--help` texts, generated from the commands' option specs, and `--version`. */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-import { CrossEncoderError } from '../errors.js';
-
+/** `--help` texts, generated from the commands' option specs. */
 import { COMMANDS } from './commands/index.js';
 import { flag, type OptionSpec } from './options.js';
 import { TRAINING_GROUP } from './training-options.js';
@@ -65,22 +59,6 @@ export function mainHelp(): string {
     '  -v, --version  Show the version\n\n' +
     `Exit status: 0 success, 1 runtime error, 2 usage error. CROSSENCODER_DEBUG=1 prints stack traces.\n`
   );
-}
-
-/** The version in the package.json next to this file (lib/ in source, dist/lib/ when built). */
-export function packageVersion(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const json = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (json.name === 'torch-crossencoder' && json.version) return json.version;
-    } catch {
-      // no package.json here: look one level up
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new CrossEncoderError('cannot find the package.json of torch-crossencoder');
-    dir = parent;
-  }
 }
 
 export function wantsHelp(argv: readonly string[]): boolean {

@@ -12,9 +12,11 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+import { packageVersion } from '../package-version.js';
+import { suggest } from '../suggest.js';
+
 import { COMMANDS } from './commands/index.js';
-import { commandHelp, mainHelp, packageVersion, wantsHelp } from './help.js';
-import { suggest } from './options.js';
+import { commandHelp, mainHelp, wantsHelp } from './help.js';
 import { writeOut } from './output.js';
 import { describeError, PROGRAM, UsageError } from './usage-error.js';
 

@@ -1,6 +1,8 @@
 /** Command-line options: one declarative spec per option drives parsing, type conversion and help. */
 import { parseArgs } from 'node:util';
 
+import { suggest } from '../suggest.js';
+
 import { UsageError } from './usage-error.js';
 
 export type ValueKind = 'string' | 'integer' | 'number' | 'boolean';
@@ -48,31 +50,6 @@ export function kebabCase(name: string): string {
 /** The flag as typed on the command line: `--model`. */
 export function flag(name: string): string {
   return `--${name}`;
-}
-
-/** Levenshtein distance, for "did you mean" suggestions. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length];
-}
-
-/** The closest of `candidates` to `input`, if close enough to be a plausible typo. */
-export function suggest(input: string, candidates: readonly string[]): string | undefined {
-  const normalised = input.replace(/_/g, '-').toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(normalised.length / 3)) + 1;
-  for (const candidate of candidates) {
-    const distance = editDistance(normalised, candidate);
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
-  }
-  return best;
 }
 
 /** All long flags a command accepts, `--no-` forms included. */

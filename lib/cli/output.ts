@@ -1,18 +1,8 @@
 /** Writing the commands' output: stdout with back-pressure, JSON lines, tables, short floats. */
 import { once } from 'node:events';
 
-/**
- * The shortest decimal that reads back as the same float32: scores are float32, and printing
- * their float64 expansion (0.10000000149011612) would only add noise digits.
- */
-export function shortestFloat32(value: number): number {
-  if (!Number.isFinite(value)) return value;
-  for (let digits = 1; digits < 9; digits++) {
-    const candidate = Number(value.toPrecision(digits));
-    if (Math.fround(candidate) === value) return candidate;
-  }
-  return value;
-}
+// Shared with the HTTP service, which prints scores the same way.
+export { shortestFloat32 } from '../float32.js';
 
 /** Writes to stdout, waiting when the pipe is full so a slow reader bounds our memory. */
 export async function writeOut(text: string): Promise<void> {

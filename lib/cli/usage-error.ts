@@ -1,5 +1,5 @@
 /** Usage errors of the `crossencoder` command, and how any error is reported (one line, an exit status). */
-import { CrossEncoderError } from '../errors.js';
+import { AbortError, CrossEncoderError } from '../errors.js';
 
 export const PROGRAM = 'crossencoder';
 
@@ -15,13 +15,14 @@ export class UsageError extends Error {
   }
 }
 
-/** The one line printed for an error, and the exit status. */
-export function describeError(error: unknown): { message: string; exitCode: 1 | 2 } {
+/** The one line printed for an error, and the exit status (130, as a shell reports Ctrl-C, for an interrupted run). */
+export function describeError(error: unknown): { message: string; exitCode: 1 | 2 | 130 } {
   const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();
   if (error instanceof UsageError) {
     const help = error.command ? `${PROGRAM} ${error.command} --help` : `${PROGRAM} --help`;
     return { message: `${oneLine(error.message)} (see '${help}')`, exitCode: 2 };
   }
+  if (error instanceof AbortError) return { message: oneLine(error.message), exitCode: 130 };
   if (error instanceof CrossEncoderError) return { message: oneLine(error.message), exitCode: 1 };
   // Not one of ours: a bug or an unexpected system failure; the stack is what a report needs.
   const text = error instanceof Error ? error.message : String(error);

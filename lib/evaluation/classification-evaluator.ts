@@ -4,6 +4,7 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
+import { checkOptionNames, optionNames } from '../option-names.js';
 
 import {
   appendResultsCsv,
@@ -15,6 +16,7 @@ import {
   prefixMetricNames,
   type CrossEncoderEvaluator,
   type EvaluateOptions,
+  type ExpectedMetrics,
   type PairScorer,
 } from './evaluator.js';
 import { argmax, averagePrecision, f1Score, findBestAccuracyThreshold, findBestF1Threshold } from './metrics.js';
@@ -44,6 +46,17 @@ interface Report {
 
 const BINARY_PRIMARY = 'average_precision';
 const MULTICLASS_PRIMARY = 'f1_macro';
+const BINARY_KEYS = ['accuracy', 'accuracy_threshold', 'f1', 'f1_threshold', 'precision', 'recall', 'average_precision'];
+const MULTICLASS_KEYS = ['f1_macro', 'f1_micro', 'f1_weighted'];
+
+const OPTION_NAMES = optionNames<CrossEncoderClassificationEvaluatorOptions>({
+  sentencePairs: true,
+  labels: true,
+  name: true,
+  batchSize: true,
+  showProgressBar: true,
+  writeCsv: true,
+});
 
 /**
  * Evaluates a CrossEncoder as a classifier.
@@ -74,6 +87,7 @@ export class CrossEncoderClassificationEvaluator implements CrossEncoderEvaluato
   constructor(options: CrossEncoderClassificationEvaluatorOptions) {
     const { sentencePairs, labels, name = '', batchSize = 32, showProgressBar = false, writeCsv = true } =
       options ?? ({} as CrossEncoderClassificationEvaluatorOptions);
+    checkOptionNames('CrossEncoderClassificationEvaluator', options, OPTION_NAMES);
     checkCommonOptions({ name, batchSize });
     this.#pairs = checkPairs(sentencePairs);
     this.#labels = checkLabels(labels, this.#pairs.length);
@@ -90,6 +104,12 @@ export class CrossEncoderClassificationEvaluator implements CrossEncoderEvaluato
    */
   get primaryMetric(): string {
     return prefixMetricName(this.#primary, this.name);
+  }
+
+  /** The binary metrics for one label (primary `average_precision`), else the F1 averages (primary `f1_macro`). */
+  expectedMetrics(numLabels: number): ExpectedMetrics {
+    const [primary, keys] = numLabels === 1 ? [BINARY_PRIMARY, BINARY_KEYS] : [MULTICLASS_PRIMARY, MULTICLASS_KEYS];
+    return { primary: prefixMetricName(primary, this.name), keys: keys.map((key) => prefixMetricName(key, this.name)) };
   }
 
   /** Scores the pairs with `model` and returns the metrics for its number of labels. */

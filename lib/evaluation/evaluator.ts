@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { CrossEncoderError, FileSystemError, InvalidArgumentError } from '../errors.js';
 import type { Activation } from '../model/activation.js';
+import { checkOptionNames, optionNames } from '../option-names.js';
 
-/** Options of {@link PairScorer.predict}. */
-export interface PredictOptions {
+/** Options of {@link PairScorer.predict}: those evaluators pass. */
+export interface PairScorerPredictOptions {
   batchSize?: number;
   showProgressBar?: boolean;
   /** Omitted: the model's default (sigmoid for one label, identity for several, as Sentence Transformers). */
@@ -25,7 +26,7 @@ export interface PairScorer {
   /** One score per pair (a `Float32Array`) for one label; one `Float32Array` of `numLabels` per pair otherwise. */
   predict(
     pairs: ReadonlyArray<readonly [string, string]>,
-    options?: PredictOptions,
+    options?: PairScorerPredictOptions,
   ): Promise<Float32Array | Float32Array[]>;
 }
 
@@ -49,6 +50,18 @@ export interface CrossEncoderEvaluator {
   readonly greaterIsBetter: boolean;
   /** Scores the model and returns its metrics, appending them to the CSV in `outputPath` if given. */
   evaluate(model: PairScorer, options?: EvaluateOptions): Promise<Record<string, number>>;
+  /**
+   * The primary metric and every metric key `evaluate` returns for a model with `numLabels`
+   * labels, known before evaluating: the trainer checks `metricForBestModel` against them when
+   * it is created. Optional for evaluators of your own (the check is then skipped).
+   */
+  expectedMetrics?(numLabels: number): ExpectedMetrics;
+}
+
+/** What {@link CrossEncoderEvaluator.expectedMetrics} returns; keys are prefixed as `evaluate`'s. */
+export interface ExpectedMetrics {
+  primary: string;
+  keys: readonly string[];
 }
 
 /** `{name}_{key}`, or `key` when the name is empty (Sentence Transformers' `prefix_name_to_metrics`). */
@@ -68,8 +81,11 @@ export interface ResolvedEvaluateOptions {
   steps: number;
 }
 
+const EVALUATE_OPTION_NAMES = optionNames<EvaluateOptions>({ outputPath: true, epoch: true, steps: true });
+
 /** Validates {@link EvaluateOptions} and fills in the defaults. */
 export function checkEvaluateOptions(options: EvaluateOptions = {}): ResolvedEvaluateOptions {
+  checkOptionNames('evaluate()', options, EVALUATE_OPTION_NAMES);
   const { outputPath, epoch = -1, steps = -1 } = options;
   if (outputPath !== undefined && (typeof outputPath !== 'string' || outputPath === '')) {
     throw new InvalidArgumentError('outputPath must be a non-empty string');

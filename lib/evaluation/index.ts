@@ -1,6 +1,6 @@
 /** Evaluators of CrossEncoder models and the metrics behind them. */
 
-export type { CrossEncoderEvaluator, EvaluateOptions, PairScorer } from './evaluator.js';
+export type { CrossEncoderEvaluator, EvaluateOptions, ExpectedMetrics, PairScorer, PairScorerPredictOptions } from './evaluator.js';
 export {
   CrossEncoderRerankingEvaluator,
   type CrossEncoderRerankingEvaluatorOptions,

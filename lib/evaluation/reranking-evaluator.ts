@@ -4,6 +4,7 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
+import { checkOptionNames, optionNames } from '../option-names.js';
 
 import {
   appendResultsCsv,
@@ -14,6 +15,7 @@ import {
   prefixMetricNames,
   type CrossEncoderEvaluator,
   type EvaluateOptions,
+  type ExpectedMetrics,
   type PairScorer,
 } from './evaluator.js';
 import { averagePrecision, mean, mrrAtK, ndcgAtK } from './metrics.js';
@@ -87,6 +89,16 @@ interface QueryMetrics {
 
 const NO_HIT: QueryMetrics = { mrr: 0, ndcg: 0, ap: 0 };
 
+const OPTION_NAMES = optionNames<CrossEncoderRerankingEvaluatorOptions>({
+  samples: true,
+  atK: true,
+  alwaysRerankPositives: true,
+  name: true,
+  batchSize: true,
+  showProgressBar: true,
+  writeCsv: true,
+});
+
 /**
  * Evaluates a CrossEncoder as a reranker. For each query it scores (query, document) for the
  * positives and negatives (or documents), ranks by score and computes average precision, MRR@k
@@ -144,6 +156,7 @@ export class CrossEncoderRerankingEvaluator implements CrossEncoderEvaluator {
       showProgressBar = false,
       writeCsv = true,
     } = options ?? ({} as CrossEncoderRerankingEvaluatorOptions);
+    checkOptionNames('CrossEncoderRerankingEvaluator', options, OPTION_NAMES);
     checkCommonOptions({ name, batchSize });
     if (!Number.isInteger(atK) || atK <= 0) throw new InvalidArgumentError(`atK must be a positive integer, got ${String(atK)}`);
     if (!Array.isArray(samples) || samples.length === 0) throw new InvalidArgumentError('samples must be a non-empty array');
@@ -164,6 +177,13 @@ export class CrossEncoderRerankingEvaluator implements CrossEncoderEvaluator {
   /** `{name}_ndcg@{atK}`. */
   get primaryMetric(): string {
     return prefixMetricName(`ndcg@${this.atK}`, this.name);
+  }
+
+  /** `map`, `mrr@k`, `ndcg@k` (and their `base_` forms when the last sample has `documents`), prefixed by the name. */
+  expectedMetrics(): ExpectedMetrics {
+    const names = ['map', `mrr@${this.atK}`, `ndcg@${this.atK}`];
+    const keys = this.#reportBase ? [...names, ...names.map((key) => `base_${key}`)] : names;
+    return { primary: this.primaryMetric, keys: keys.map((key) => prefixMetricName(key, this.name)) };
   }
 
   /** Number of queries evaluated. */

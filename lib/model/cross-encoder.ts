@@ -6,10 +6,12 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 
-import { InvalidArgumentError, ModelFormatError } from '../errors.js';
+import { checkSignal, throwIfAborted } from '../abort.js';
+import { DisposedError, InvalidArgumentError, ModelFormatError } from '../errors.js';
 import { type HubOptions, resolveModelDirectory } from '../hub/index.js';
 import { MODEL_FILE, WEIGHT_FILES } from '../model-files.js';
 import { NativeModel, type NativeLoadReport } from '../native.js';
+import { checkOptionNames, optionNames } from '../option-names.js';
 import { createProgress } from '../progress.js';
 import { CrossEncoderTokenizer, type PairEncoding } from '../tokenizer/tokenizer.js';
 
@@ -21,19 +23,29 @@ import {
   resolveNumLabels,
 } from './config.js';
 import { modelFamily } from './families/index.js';
+import { checkLongDocumentOptions, encodeWindowedPairs, type LongDocumentOptions, maxOverWindows } from './long-documents.js';
 import type { ModelCardData } from './model-card.js';
-import { savePretrained, type SavePretrainedOptions } from './save-pretrained.js';
+import { readLoadedCard, type LoadedCard } from './model-card-origin.js';
+import { checkPairs, type Pair } from './pairs.js';
+import { scoreStream } from './predict-stream.js';
+import { savePretrained, SAVE_PRETRAINED_OPTION_NAMES, type SavePretrainedOptions } from './save-pretrained.js';
+import { type Score, type Scores, toScores } from './scores.js';
+
+export type { Pair } from './pairs.js';
 
 /** The model `fromPretrained()` loads when given no name. */
 export const DEFAULT_MODEL = 'cross-encoder/ms-marco-MiniLM-L6-v2';
 
-/** A (query, document) pair. */
-export type Pair = readonly [string, string];
-
-/** Options of {@link CrossEncoder.fromPretrained}. */
-export interface CrossEncoderOptions extends HubOptions {
-  /** Number of output labels. Default: from config.json (1 for a base encoder without a head). */
-  numLabels?: number;
+/**
+ * Options of {@link CrossEncoder.fromPretrained}. `NumLabels` is the type of `numLabels`: a
+ * literal (`{ numLabels: 1 }`) types the model's `predict` results (see {@link Scores}).
+ */
+export interface CrossEncoderOptions<NumLabels extends number = number> extends HubOptions {
+  /**
+   * Number of output labels. Default: from config.json (1 for a base encoder without a head).
+   * A checkpoint whose head has another size fails to load.
+   */
+  numLabels?: NumLabels;
   /** Maximum tokens per pair. Default: min(tokenizer `model_max_length`, `max_position_embeddings`). */
   maxLength?: number;
   /** Activation applied to logits by `predict`. Default: what the model's config stores, else sigmoid for one label, identity otherwise. */
@@ -48,6 +60,27 @@ export interface PredictOptions {
   activation?: Activation;
   /** Shows a progress bar (TTY) or periodic log lines. Default false. */
   showProgressBar?: boolean;
+  /**
+   * Opt-in, one-label models: a document that does not fit next to the query is scored as
+   * overlapping windows and gets its best window's score, instead of being truncated
+   * (lib/model/long-documents.ts). `{}` uses the defaults (4096 tokens read, stride 128).
+   */
+  longDocuments?: LongDocumentOptions;
+  /** Stops the call between two forward passes; it then rejects with an {@link AbortError}. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link CrossEncoder.predictStream}: those of `predict`, and the pairs read ahead. */
+export interface PredictStreamOptions extends PredictOptions {
+  /** Pairs read and scored together (one `predict` call, length-sorted into batches). Default: 8 × `batchSize` (256). */
+  chunkSize?: number;
+}
+
+/** Options of {@link CrossEncoder.fromConfig}. */
+export interface FromConfigOptions<NumLabels extends number = number>
+  extends Omit<CrossEncoderOptions<NumLabels>, keyof HubOptions> {
+  /** Seed of the random initialisation. Default 42. */
+  seed?: number;
 }
 
 /** Options of {@link CrossEncoder.rank}. */
@@ -79,23 +112,52 @@ const FORWARD_TOKEN_BUDGET = Number(process.env.TORCH_CROSSENCODER_FORWARD_TOKEN
 // Pairs tokenised between two yields to the event loop (~10 ms of work for typical passages).
 const ENCODE_SLICE = 128;
 
-let nativeOf: (model: CrossEncoder) => NativeModel;
+const HUB_OPTION_NAMES = optionNames<HubOptions>({
+  revision: true,
+  cacheDir: true,
+  localFilesOnly: true,
+  token: true,
+  endpoint: true,
+  showProgress: true,
+});
+const MODEL_OPTION_NAMES = optionNames<Omit<CrossEncoderOptions, keyof HubOptions>>({ numLabels: true, maxLength: true, activation: true });
+const FROM_PRETRAINED_OPTION_NAMES = [...MODEL_OPTION_NAMES, ...HUB_OPTION_NAMES];
+const FROM_CONFIG_OPTION_NAMES = [...MODEL_OPTION_NAMES, 'seed'];
+const PREDICT_OPTION_NAMES = optionNames<PredictOptions>({
+  batchSize: true,
+  activation: true,
+  showProgressBar: true,
+  longDocuments: true,
+  signal: true,
+});
+const PREDICT_STREAM_OPTION_NAMES = [...PREDICT_OPTION_NAMES, 'chunkSize'];
+const RANK_OPTION_NAMES = [...PREDICT_OPTION_NAMES, 'topK', 'returnDocuments'];
+
+let nativeOf: (model: CrossEncoder, what: string) => NativeModel;
 
 /**
  * @internal The native model behind a {@link CrossEncoder}, for this package's trainer; users
- * never hold it (as better-sqlite3 keeps its C++ handles private).
+ * never hold it (as better-sqlite3 keeps its C++ handles private). `what` names the caller in
+ * the error thrown once the model is disposed.
  */
-export function nativeModelOf(model: CrossEncoder): NativeModel {
-  return nativeOf(model);
+export function nativeModelOf(model: CrossEncoder, what = 'the trainer'): NativeModel {
+  return nativeOf(model, what);
 }
 
-/** A cross-encoder reranker backed by libtorch. Create one with {@link CrossEncoder.fromPretrained}. */
-export class CrossEncoder {
+/**
+ * A cross-encoder reranker backed by libtorch. Create one with {@link CrossEncoder.fromPretrained};
+ * free its native memory with {@link CrossEncoder.dispose} (or `await using`).
+ *
+ * `NumLabels` is the number of labels as far as TypeScript knows it: `fromPretrained(id, { numLabels: 1 })`
+ * gives a `CrossEncoder<1>` whose `predict` resolves to a `Float32Array`; without `numLabels` it
+ * is `number` and {@link CrossEncoder.hasOneLabel} narrows it (see {@link Scores}).
+ */
+export class CrossEncoder<NumLabels extends number = number> {
   /** Where the model's files are. */
   readonly modelPath: string;
   /** The model's config.json, as read. */
   readonly config: ConfigJson;
-  readonly numLabels: number;
+  readonly numLabels: NumLabels;
   readonly maxLength: number;
   /** The activation `predict` applies unless told otherwise. */
   activation: Activation;
@@ -104,6 +166,11 @@ export class CrossEncoder {
   readonly #native: NativeModel;
   /** What the model card of the next save describes (base model, training run); the trainer fills it. */
   modelCardData: ModelCardData = {};
+  /** The model card the model was loaded with, saved again while it is not trained. */
+  readonly #loadedCard: LoadedCard | undefined;
+  /** Calls still using the native model; dispose() waits for them. */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #disposal: Promise<void> | undefined;
 
   private constructor(fields: {
     modelPath: string;
@@ -113,10 +180,12 @@ export class CrossEncoder {
     activation: Activation;
     tokenizer: CrossEncoderTokenizer;
     nativeModel: NativeModel;
+    loadedCard?: LoadedCard;
   }) {
     this.modelPath = fields.modelPath;
     this.config = fields.config;
-    this.numLabels = fields.numLabels;
+    this.numLabels = fields.numLabels as NumLabels;
+    this.#loadedCard = fields.loadedCard;
     this.maxLength = fields.maxLength;
     this.activation = fields.activation;
     this.tokenizer = fields.tokenizer;
@@ -124,7 +193,10 @@ export class CrossEncoder {
   }
 
   static {
-    nativeOf = (model) => model.#native;
+    nativeOf = (model, what) => {
+      model.#checkLive(what);
+      return model.#native;
+    };
   }
 
   /**
@@ -132,20 +204,25 @@ export class CrossEncoder {
    * Hugging Face cache, downloaded when missing unless offline).
    *
    * @example
-   * const model = await CrossEncoder.fromPretrained('cross-encoder/ms-marco-MiniLM-L6-v2');
+   * const model = await CrossEncoder.fromPretrained('cross-encoder/ms-marco-MiniLM-L6-v2', { numLabels: 1 });
    * const scores = await model.predict([['How many people live in Berlin?', 'Berlin has 3.5 million inhabitants.']]);
    */
-  static async fromPretrained(nameOrPath: string = DEFAULT_MODEL, options: CrossEncoderOptions = {}): Promise<CrossEncoder> {
+  static async fromPretrained<N extends number = number>(
+    nameOrPath: string = DEFAULT_MODEL,
+    options: CrossEncoderOptions<N> = {},
+  ): Promise<CrossEncoder<N>> {
     if (typeof nameOrPath !== 'string' || nameOrPath.length === 0) {
       throw new InvalidArgumentError('fromPretrained(nameOrPath): nameOrPath must be a non-empty string');
     }
+    checkOptionNames('fromPretrained()', options, FROM_PRETRAINED_OPTION_NAMES);
     const modelPath = await resolveModelDirectory(nameOrPath, options);
     const configFile = path.join(modelPath, MODEL_FILE.config);
-    const model = await CrossEncoder.create(modelPath, await readConfigJson(modelPath), configFile, options);
+    const loadedCard = await readLoadedCard(nameOrPath, modelPath);
+    const model = await CrossEncoder.create<N>(modelPath, await readConfigJson(modelPath), configFile, options, loadedCard);
     const weightsFile = await findWeightsFile(modelPath);
     const report = await model.#native.loadWeights(weightsFile);
     await checkLoadReport(report, weightsFile, model.#native);
-    model.modelCardData.baseModel = nameOrPath;
+    if (loadedCard.hubId !== undefined) model.modelCardData.baseModel = loadedCard.hubId;
     return model;
   }
 
@@ -154,26 +231,28 @@ export class CrossEncoder {
    * from a config.json object and the tokenizer files in `tokenizerPath` — `AutoModel.from_config`.
    * Useful for tests and for training from scratch.
    */
-  static async fromConfig(
+  static async fromConfig<N extends number = number>(
     config: ConfigJson,
     tokenizerPath: string,
-    options: Omit<CrossEncoderOptions, keyof HubOptions> & { seed?: number } = {},
-  ): Promise<CrossEncoder> {
+    options: FromConfigOptions<N> = {},
+  ): Promise<CrossEncoder<N>> {
+    checkOptionNames('fromConfig()', options, FROM_CONFIG_OPTION_NAMES);
     const { seed = 42, ...modelOptions } = options;
     if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`seed must be an integer ≥ 0, got ${seed}`);
-    const model = await CrossEncoder.create(path.resolve(tokenizerPath), config, 'fromConfig(config)', modelOptions);
+    const model = await CrossEncoder.create<N>(path.resolve(tokenizerPath), config, 'fromConfig(config)', modelOptions);
     const padTokenId = typeof config.pad_token_id === 'number' ? config.pad_token_id : 0;
     await model.#native.initWeights(seed, padTokenId);
     return model;
   }
 
   /** Everything but the weights: config, tokenizer, native model. `configFile` names the config in errors. */
-  private static async create(
+  private static async create<N extends number>(
     modelPath: string,
     config: ConfigJson,
     configFile: string,
-    options: Omit<CrossEncoderOptions, keyof HubOptions>,
-  ): Promise<CrossEncoder> {
+    options: Omit<CrossEncoderOptions<N>, keyof HubOptions>,
+    loadedCard?: LoadedCard,
+  ): Promise<CrossEncoder<N>> {
     if (options.activation !== undefined) checkActivation(options.activation, 'options.activation');
     const numLabels = resolveNumLabels(config, options.numLabels);
     const nativeConfig = modelFamily(config, configFile).nativeConfig(config, numLabels, configFile);
@@ -181,26 +260,59 @@ export class CrossEncoder {
     const maxLength = resolveMaxLength(options.maxLength, tokenizer.modelMaxLength, nativeConfig.max_position_embeddings);
     const activation = options.activation ?? resolveActivation(config, numLabels, configFile);
     const nativeModel = new NativeModel(nativeConfig);
-    return new CrossEncoder({ modelPath, config, numLabels, maxLength, activation, tokenizer, nativeModel });
+    return new CrossEncoder<N>({ modelPath, config, numLabels, maxLength, activation, tokenizer, nativeModel, loadedCard });
+  }
+
+  /** Whether the model has one label (relevance scores); narrows `predict`'s result to a `Float32Array`. */
+  hasOneLabel(): this is CrossEncoder<1> {
+    return this.numLabels === 1;
   }
 
   /**
-   * Scores (query, document) pairs. Returns one score per pair for a one-label model, or one
+   * Scores (query, document) pairs. Resolves to one score per pair for a one-label model, or one
    * `Float32Array` of `numLabels` scores per pair otherwise, in input order.
    */
-  async predict(pairs: readonly Pair[], options: PredictOptions = {}): Promise<Float32Array | Float32Array[]> {
+  // The result type is computed from `this` (not from the class's parameter), which keeps
+  // CrossEncoder<1> assignable to CrossEncoder<number> and lets hasOneLabel() narrow.
+  predict<N extends number>(this: CrossEncoder<N>, pairs: readonly Pair[], options: PredictOptions = {}): Promise<Scores<N>> {
+    return this.#track('predict()', async () => {
+      checkOptionNames('predict()', options, PREDICT_OPTION_NAMES);
+      return (await this.#scores(pairs, options)) as Scores<N>;
+    });
+  }
+
+  async #scores(pairs: readonly Pair[], options: PredictOptions): Promise<Float32Array | Float32Array[]> {
     const logits = await this.predictLogits(pairs, options);
-    const activation = options.activation ?? this.activation;
-    applyActivation(logits, this.numLabels, activation);
-    if (this.numLabels === 1) return logits;
-    return Array.from({ length: pairs.length }, (_, i) => logits.slice(i * this.numLabels, (i + 1) * this.numLabels));
+    applyActivation(logits, this.numLabels, options.activation ?? this.activation);
+    return toScores(logits, this.numLabels);
+  }
+
+  /**
+   * Scores a stream of pairs (an async iterable such as lines of a file, or any iterable), one
+   * result per pair in input order: a number for a one-label model, a `Float32Array` of
+   * `numLabels` otherwise. Pairs are read `chunkSize` at a time and each chunk is scored as a
+   * `predict` call, so memory holds one chunk however long the stream is.
+   */
+  predictStream<N extends number>(
+    this: CrossEncoder<N>,
+    pairs: AsyncIterable<Pair> | Iterable<Pair>,
+    options: PredictStreamOptions = {},
+  ): AsyncGenerator<Score<N>, void, undefined> {
+    this.#checkLive('predictStream()');
+    checkOptionNames('predictStream()', options, PREDICT_STREAM_OPTION_NAMES);
+    return scoreStream(pairs, options, (chunk, chunkOptions: PredictOptions) => this.predict(chunk, chunkOptions)) as AsyncGenerator<Score<N>, void, undefined>;
   }
 
   /**
    * Scores every document against the query and returns them best first.
    * Only for one-label models (relevance scores).
    */
-  async rank(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankResult[]> {
+  rank(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankResult[]> {
+    return this.#track('rank()', () => this.#rank(query, documents, options));
+  }
+
+  async #rank(query: string, documents: readonly string[], options: RankOptions): Promise<RankResult[]> {
+    checkOptionNames('rank()', options, RANK_OPTION_NAMES);
     if (this.numLabels !== 1) {
       throw new InvalidArgumentError(`rank() needs a model with one label (a relevance score); this model has ${this.numLabels}`);
     }
@@ -210,7 +322,7 @@ export class CrossEncoder {
     if (topK !== undefined && (!Number.isInteger(topK) || topK < 1)) {
       throw new InvalidArgumentError(`rank(): topK must be a positive integer, got ${topK}`);
     }
-    const scores = (await this.predict(
+    const scores = (await this.#scores(
       documents.map((document) => [query, document] as const),
       predictOptions,
     )) as Float32Array;
@@ -229,15 +341,23 @@ export class CrossEncoder {
       throw new InvalidArgumentError(`batchSize must be a positive integer, got ${batchSize}`);
     }
     if (options.activation !== undefined) checkActivation(options.activation, 'options.activation');
+    const signal = checkSignal(options.signal, 'options.signal');
 
-    const encodings = await this.encodePairs(pairs);
+    const windowed =
+      options.longDocuments === undefined
+        ? undefined
+        : await encodeWindowedPairs(this, pairs, checkLongDocumentOptions(options.longDocuments, this.numLabels, 'options.longDocuments'));
+    const encodings = windowed?.encodings ?? (await this.encodePairs(pairs, signal));
     // Longest first, so batches hold similar lengths and pad little (and memory peaks early).
     const order = encodings.map((_, i) => i).sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length);
-    const logits = new Float32Array(pairs.length * this.numLabels);
-    const progress = createProgress({ total: pairs.length, label: 'Predicting', unit: 'pairs', enabled: options.showProgressBar === true });
+    const logits = new Float32Array(encodings.length * this.numLabels);
+    const progress = createProgress({ total: encodings.length, label: 'Predicting', unit: 'pairs', enabled: options.showProgressBar === true });
+    let scored = 0;
     for (let start = 0; start < order.length; start += batchSize) {
       for (const indices of splitByTokens(order.slice(start, start + batchSize), encodings, FORWARD_TOKEN_BUDGET)) {
-        const batchLogits = await this.forward(indices.map((i) => encodings[i]));
+        throwIfAborted(signal, () => `predict() of ${encodings.length} pairs, after ${scored}`);
+        const batchLogits = await this.#native.forward(this.tokenizer.collate(indices.map((i) => encodings[i])));
+        scored += indices.length;
         indices.forEach((pairIndex, row) =>
           logits.set(batchLogits.subarray(row * this.numLabels, (row + 1) * this.numLabels), pairIndex * this.numLabels),
         );
@@ -245,7 +365,7 @@ export class CrossEncoder {
       }
     }
     progress.finish();
-    return logits;
+    return windowed ? maxOverWindows(logits, windowed.owners, pairs.length) : logits;
   }
 
   /**
@@ -253,18 +373,60 @@ export class CrossEncoder {
    * `CrossEncoder(dir)` loads and scores identically. Written to a temporary directory and
    * renamed into place.
    */
-  async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
-    await savePretrained(this, this.#native, dir, options);
+  savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+    return this.#track('savePretrained()', async () => {
+      checkOptionNames('savePretrained()', options, SAVE_PRETRAINED_OPTION_NAMES);
+      await savePretrained(this, this.#native, dir, options, this.#loadedCard);
+    });
+  }
+
+  /**
+   * Frees the model's native memory (weights, and the optimiser state of trainers over it) once
+   * the calls already running have finished; later calls reject with a {@link DisposedError}.
+   * Calling it again returns the same Promise. `await using model = await CrossEncoder.fromPretrained(…)`
+   * disposes at the end of the block.
+   */
+  dispose(): Promise<void> {
+    this.#disposal ??= (async () => {
+      await Promise.allSettled(this.#inFlight);
+      await this.#native.dispose();
+    })();
+    return this.#disposal;
+  }
+
+  /** {@link CrossEncoder.dispose}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
+  /** Throws a DisposedError naming `what` once dispose() was called. */
+  #checkLive(what: string): void {
+    if (this.#disposal) throw new DisposedError(`${what}: the model was disposed (dispose() frees its native memory)`);
+  }
+
+  /** Runs `work` as a call dispose() waits for; rejects at once when the model is disposed. */
+  #track<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      this.#checkLive(what);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const running = work();
+    this.#inFlight.add(running);
+    const done = () => this.#inFlight.delete(running);
+    running.then(done, done);
+    return running;
   }
 
   /**
    * Tokenises all pairs (the length sort needs every length), a slice at a time with a yield to
    * the event loop between slices, so a large input does not stall the process.
    */
-  private async encodePairs(pairs: readonly Pair[]): Promise<PairEncoding[]> {
+  private async encodePairs(pairs: readonly Pair[], signal: AbortSignal | undefined): Promise<PairEncoding[]> {
     const encodings: PairEncoding[] = [];
     for (let start = 0; start < pairs.length; start += ENCODE_SLICE) {
       if (start > 0) await setImmediatePromise();
+      throwIfAborted(signal, () => `predict() of ${pairs.length} pairs, while tokenising`);
       for (const [query, document] of pairs.slice(start, start + ENCODE_SLICE)) {
         encodings.push(this.tokenizer.encodePair(query, document, this.maxLength));
       }
@@ -272,20 +434,46 @@ export class CrossEncoder {
     return encodings;
   }
 
-  /** @internal One padded batch through the native model. */
+  /**
+   * @internal One padded batch through the native model: logits, row-major
+   * `[encodings.length, numLabels]`, in the order given. The seam under `predict` and the
+   * service's batcher (lib/serving/batcher.ts), which form their own batches.
+   */
   forward(encodings: readonly PairEncoding[]): Promise<Float32Array> {
-    return this.#native.forward(this.tokenizer.collate(encodings));
+    return this.#track('forward()', () => this.#native.forward(this.tokenizer.collate(encodings)));
   }
 }
 
-/** Loads a model (when given a name or path) and scores the pairs with it. */
+/**
+ * Scores the pairs with a model, or with the model at a path or hub id, which is loaded (with
+ * the {@link CrossEncoderOptions} among `options`) and disposed afterwards.
+ */
+export async function predict<N extends number>(model: CrossEncoder<N>, pairs: readonly Pair[], options?: PredictOptions): Promise<Scores<N>>;
+export async function predict<N extends number = number>(
+  nameOrPath: string,
+  pairs: readonly Pair[],
+  options?: PredictOptions & CrossEncoderOptions<N>,
+): Promise<Scores<N>>;
 export async function predict(
   modelOrPath: CrossEncoder | string,
   pairs: readonly Pair[],
   options: PredictOptions & CrossEncoderOptions = {},
 ): Promise<Float32Array | Float32Array[]> {
-  const model = typeof modelOrPath === 'string' ? await CrossEncoder.fromPretrained(modelOrPath, options) : modelOrPath;
-  return model.predict(pairs, options);
+  if (typeof modelOrPath !== 'string') return modelOrPath.predict(pairs, options);
+  checkOptionNames('predict()', options, [...PREDICT_OPTION_NAMES, ...FROM_PRETRAINED_OPTION_NAMES]);
+  const predictOptions: Record<string, unknown> = {};
+  const modelOptions: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    // activation belongs to both: the model's default, and this call's.
+    if (PREDICT_OPTION_NAMES.includes(key)) predictOptions[key] = value;
+    if (FROM_PRETRAINED_OPTION_NAMES.includes(key)) modelOptions[key] = value;
+  }
+  const model = await CrossEncoder.fromPretrained(modelOrPath, modelOptions);
+  try {
+    return await model.predict(pairs, predictOptions);
+  } finally {
+    await model.dispose();
+  }
 }
 
 /** Cuts length-sorted (longest first) pair indices into runs of at most `budget` padded tokens. */
@@ -312,16 +500,6 @@ function checkActivation(activation: unknown, where: string): void {
   if (!ACTIVATIONS.includes(activation as Activation)) {
     throw new InvalidArgumentError(`${where} must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(activation)}`);
   }
-}
-
-function checkPairs(pairs: readonly Pair[]): void {
-  if (!Array.isArray(pairs)) throw new InvalidArgumentError('pairs must be an array of [query, document] pairs');
-  pairs.forEach((pair, i) => {
-    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
-      const shown = JSON.stringify(pair)?.slice(0, 80);
-      throw new InvalidArgumentError(`pairs[${i}] must be a [query, document] pair of two strings, got ${shown}`);
-    }
-  });
 }
 
 function resolveMaxLength(requested: number | undefined, modelMaxLength: number | undefined, maxPositions: number): number {

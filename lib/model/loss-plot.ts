@@ -67,6 +67,19 @@ const METRIC_COLORS = ['#16a34a', '#9333ea', '#0891b2', '#db2777', '#ca8a04', '#
 /** Above this many points a series is thinned to evenly spaced ones (keeping the last). */
 const MAX_POINTS = 2000;
 
+const BEST_COLOR = '#b91c1c';
+
+/** Options of {@link renderLossPlot}. */
+export interface LossPlotOptions {
+  /**
+   * The loss of every step: drawn as the training loss when the history logged fewer than two
+   * loss points (a short run that logs every 500 steps).
+   */
+  stepLosses?: ReadonlyArray<{ step: number; loss: number }>;
+  /** The best checkpoint's step, marked in every panel. */
+  bestStep?: number;
+}
+
 /** Timings the Trainer logs with each evaluation (`eval_runtime`, …), which are not metrics. */
 const TIMING = /_(runtime|samples_per_second|steps_per_second)$/;
 
@@ -81,11 +94,13 @@ export function isEvalMetricKey(key: string): boolean {
  * are skipped.
  * @returns the SVG text, or undefined when the history holds nothing to plot.
  */
-export function renderLossPlot(logHistory: readonly LogEntry[]): string | undefined {
-  const lossSeries = [
-    series(logHistory, 'loss', 'Training loss', TRAIN_COLOR),
-    series(logHistory, 'eval_loss', 'Evaluation loss', EVAL_LOSS_COLOR),
-  ].filter((s) => s.points.length > 0);
+export function renderLossPlot(logHistory: readonly LogEntry[], options: LossPlotOptions = {}): string | undefined {
+  let training = series(logHistory, 'loss', 'Training loss', TRAIN_COLOR);
+  if (training.points.length < 2 && options.stepLosses && options.stepLosses.length > training.points.length) {
+    const steps = options.stepLosses.map(({ step, loss }) => ({ step, loss }));
+    training = series(steps, 'loss', 'Training loss (every step)', TRAIN_COLOR);
+  }
+  const lossSeries = [training, series(logHistory, 'eval_loss', 'Evaluation loss', EVAL_LOSS_COLOR)].filter((s) => s.points.length > 0);
   const metricSeries = metricKeys(logHistory)
     .map((key, i) => series(logHistory, key, key.slice('eval_'.length), METRIC_COLORS[i % METRIC_COLORS.length]))
     .filter((s) => s.points.length > 0);
@@ -104,7 +119,7 @@ export function renderLossPlot(logHistory: readonly LogEntry[]): string | undefi
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
     `<text x="${MARGIN}" y="30" font-size="18" font-weight="600">${escapeXml(title)}</text>`,
     `<text x="${MARGIN}" y="48" fill="${MUTED}">${escapeXml(subtitle)}</text>`,
-    ...panels.map((panel) => renderPanel(panel, steps)),
+    ...panels.map((panel) => renderPanel(panel, steps, options.bestStep)),
     '</svg>',
     '',
   ].join('\n');
@@ -115,8 +130,8 @@ export function renderLossPlot(logHistory: readonly LogEntry[]): string | undefi
  * @returns the file written, or undefined when there was nothing to plot (nothing is written).
  * @throws FileSystemError naming the file when it cannot be written.
  */
-export async function writeLossPlot(dir: string, logHistory: readonly LogEntry[]): Promise<string | undefined> {
-  const svg = renderLossPlot(logHistory);
+export async function writeLossPlot(dir: string, logHistory: readonly LogEntry[], options: LossPlotOptions = {}): Promise<string | undefined> {
+  const svg = renderLossPlot(logHistory, options);
   if (svg === undefined) return undefined;
   const file = path.join(dir, LOSS_PLOT_FILE);
   await writeFileAtomic(file, svg);
@@ -200,7 +215,7 @@ function layout(lossSeries: Series[], metricSeries: Series[]): Panel[] {
 }
 
 /** Draws one panel; every panel's step axis spans `steps`, so the panels line up. */
-function renderPanel(panel: Panel, steps: readonly number[]): string {
+function renderPanel(panel: Panel, steps: readonly number[], bestStep: number | undefined): string {
   const plot = {
     left: panel.x + INSET.left,
     right: panel.x + panel.width - INSET.right,
@@ -242,6 +257,13 @@ function renderPanel(panel: Panel, steps: readonly number[]): string {
     `<line x1="${n(plot.left)}" x2="${n(plot.left)}" y1="${n(plot.top)}" y2="${n(plot.bottom)}" stroke="${MUTED}"/>`,
     `<text x="${n((plot.left + plot.right) / 2)}" y="${n(plot.bottom + 31)}" text-anchor="middle" font-size="11" fill="${MUTED}">Step</text>`,
   );
+  if (bestStep !== undefined && bestStep >= stepAxis.min && bestStep <= stepAxis.max) {
+    const x = n(sx(bestStep));
+    parts.push(
+      `<g class="best" data-step="${bestStep}"><line x1="${x}" x2="${x}" y1="${n(plot.top)}" y2="${n(plot.bottom)}" stroke="${BEST_COLOR}" stroke-dasharray="4 3"/>`,
+      `<text x="${x}" y="${n(plot.top - 4)}" text-anchor="middle" font-size="10" fill="${BEST_COLOR}">best (step ${bestStep})</text></g>`,
+    );
+  }
   for (const s of panel.series) parts.push(renderSeries(s, sx, sy));
   if (panel.series.length > 1 || panel.series[0].key === 'loss') parts.push(renderLegend(panel, plot.right));
   parts.push('</g>');

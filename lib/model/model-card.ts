@@ -10,13 +10,13 @@ import { isEvalMetricKey } from './loss-plot.js';
 
 /** What a model card says about the model's origin and training; every field is optional. */
 export interface ModelCardData {
-  /** Hub id (or path) of the model training started from. */
+  /** Hub id of the model training started from (set by `fromPretrained` when the model came from the hub). */
   baseModel?: string;
   /** Class name of the training loss, e.g. `BinaryCrossEntropyLoss`. */
   lossName?: string;
   /** The loss's parameters, shown as JSON. */
   lossParameters?: Record<string, unknown>;
-  /** The training arguments that differ from their defaults (the trainer passes only those). */
+  /** The training arguments that differ from their defaults, by their Python names (`learning_rate`); the trainer passes only those. */
   trainingArguments?: Record<string, unknown>;
   /** Final training metrics, e.g. `{ trainLoss, trainRuntime, epoch }`. */
   trainingMetrics?: Record<string, number>;
@@ -28,6 +28,15 @@ export interface ModelCardData {
   logHistory?: Record<string, number>[];
   /** File name of the loss plot saved next to the card, linked when set. */
   lossPlot?: string;
+  /**
+   * The loss of every step, kept when the run logs too few points to draw a curve (a short run
+   * with the default `loggingSteps` of 500); the plot draws these instead.
+   */
+  stepLosses?: Array<{ step: number; loss: number }>;
+  /** How often the run logged, for the note that explains {@link ModelCardData.stepLosses}. */
+  loggingSteps?: number;
+  /** The step of the best checkpoint (`loadBestModelAtEnd`): marked in the logs table and the plot. */
+  bestGlobalStep?: number;
 }
 
 /** The parts of a model that its card describes; a {@link CrossEncoder} has them all. */
@@ -89,7 +98,8 @@ export function renderModelCard(model: ModelCardModel, data: ModelCardData = {},
 // ---------------------------------------------------------------------------------------------
 // Sections.
 
-function isTrained(data: ModelCardData): boolean {
+/** Whether the card data describes a training run (else a loaded card may be kept as it is). */
+export function isTrained(data: ModelCardData): boolean {
   return [data.lossName, data.trainingArguments, data.trainingMetrics, data.logHistory?.length].some((v) => v !== undefined && v !== 0);
 }
 
@@ -244,10 +254,16 @@ function trainingDetails(data: ModelCardData): string {
       ),
     );
   }
-  const logs = trainingLogs(data.logHistory ?? []);
+  const logs = trainingLogs(data.logHistory ?? [], data.bestGlobalStep);
   if (logs !== '' || data.lossPlot) {
     const lines = ['### Training Logs'];
     if (data.lossPlot) lines.push('', `![Training loss and evaluation metrics](${encodeURI(data.lossPlot)})`);
+    if (data.lossPlot && data.stepLosses && data.stepLosses.length > 0) {
+      lines.push(
+        '',
+        `*The run logged its loss every ${data.loggingSteps ?? '?'} steps, too few points for a curve: the plot shows the loss of every step.*`,
+      );
+    }
     if (logs !== '') lines.push('', logs);
     parts.push(lines.join('\n'));
   }
@@ -268,8 +284,11 @@ function evaluation(data: ModelCardData): string {
   ].join('\n');
 }
 
-/** A table of the log history: one row per step, training loss and evaluation metrics side by side. */
-function trainingLogs(logHistory: readonly Record<string, number>[]): string {
+/**
+ * A table of the log history: one row per step, training loss and evaluation metrics side by
+ * side; the best checkpoint's row in bold, as Sentence Transformers marks it.
+ */
+function trainingLogs(logHistory: readonly Record<string, number>[], bestStep: number | undefined): string {
   const rows = new Map<number, Record<string, number>>();
   const columns = new Set<string>();
   for (const entry of logHistory) {
@@ -287,19 +306,20 @@ function trainingLogs(logHistory: readonly Record<string, number>[]): string {
   let note = '';
   if (list.length > MAX_LOG_ROWS) {
     const every = Math.ceil(list.length / MAX_LOG_ROWS);
-    list = list.filter((_, i) => i % every === 0 || i === list.length - 1);
+    list = list.filter((_, i) => i % every === 0 || i === list.length - 1 || list[i].step === bestStep);
     note = `\n\n*One logged step in ${every} is shown, and the last.*`;
   }
+  if (bestStep !== undefined && list.some((row) => row.step === bestStep)) note += '\n\n* The bold row denotes the saved checkpoint.';
   const header = ['Epoch', 'Step', ...ordered.map((key) => (key === 'loss' ? 'Training Loss' : key === 'eval_loss' ? 'Validation Loss' : metricName(key)))];
   const lines = [
     `| ${header.map(escapeCell).join(' | ')} |`,
     `|${header.map(() => ':------').join('|')}|`,
-    ...list.map(
-      (row) =>
-        `| ${row.epoch === undefined ? '-' : formatNumber(row.epoch)} | ${row.step} | ${ordered
-          .map((key) => (row[key] === undefined ? '-' : formatNumber(row[key])))
-          .join(' | ')} |`,
-    ),
+    ...list.map((row) => {
+      const cells = [row.epoch === undefined ? '-' : formatNumber(row.epoch), String(row.step)];
+      for (const key of ordered) cells.push(row[key] === undefined ? '-' : formatNumber(row[key]));
+      const bold = row.step === bestStep;
+      return `| ${cells.map((cell) => (bold && cell !== '-' ? `**${cell}**` : cell)).join(' | ')} |`;
+    }),
   ];
   return lines.join('\n') + note;
 }

@@ -17,11 +17,13 @@ import { writeDirectoryAtomic } from '../atomic-file.js';
 import { FileSystemError, InvalidArgumentError } from '../errors.js';
 import { MODEL_FILE } from '../model-files.js';
 import { nativeInfo, type NativeModel } from '../native.js';
+import { optionNames } from '../option-names.js';
 
 import { ACTIVATION_CLASS_PATHS } from './activation.js';
 import type { ConfigJson } from './config.js';
 import { LOSS_PLOT_FILE, renderLossPlot } from './loss-plot.js';
-import { labelNames, type ModelCardData, type ModelCardModel, renderModelCard } from './model-card.js';
+import { isTrained, labelNames, type ModelCardData, type ModelCardModel, renderModelCard } from './model-card.js';
+import type { LoadedCard } from './model-card-origin.js';
 
 /** What a saved directory is made of: a {@link CrossEncoder} is one (`weights` come beside it). */
 export interface SavableModel extends ModelCardModel {
@@ -31,9 +33,15 @@ export interface SavableModel extends ModelCardModel {
 
 /** Options of {@link savePretrained}. */
 export interface SavePretrainedOptions {
-  /** Hub id or path the model card's usage snippets load the model from. Default: `dir` as given. */
+  /**
+   * Hub id the model card's usage snippets load the model from (where it will be published).
+   * Default: the placeholder `cross_encoder_model_id`, as Sentence Transformers writes; local
+   * paths are never written into a card.
+   */
   modelId?: string;
 }
+
+export const SAVE_PRETRAINED_OPTION_NAMES = optionNames<SavePretrainedOptions>({ modelId: true });
 
 /**
  * The Sentence Transformers release whose directory layout is written: 5.4 introduced the
@@ -58,17 +66,32 @@ const TRANSFORMER_MODULE_TYPE = 'sentence_transformers.base.modules.transformer.
  * @throws InvalidArgumentError for an empty `dir`.
  * @throws FileSystemError naming the path that could not be created or written.
  */
-export async function savePretrained(model: SavableModel, weights: NativeModel, dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+export async function savePretrained(
+  model: SavableModel,
+  weights: NativeModel,
+  dir: string,
+  options: SavePretrainedOptions = {},
+  loadedCard?: LoadedCard,
+): Promise<void> {
   if (typeof dir !== 'string' || dir.length === 0) {
     throw new InvalidArgumentError('savePretrained(dir): dir must be a non-empty string');
   }
+  if (options.modelId !== undefined && (typeof options.modelId !== 'string' || options.modelId === '')) {
+    throw new InvalidArgumentError(`savePretrained(): modelId must be a non-empty string, got ${JSON.stringify(options.modelId)}`);
+  }
   const target = path.resolve(dir);
   if (path.dirname(target) === target) throw new InvalidArgumentError(`savePretrained(dir): cannot replace the root directory ${target}`);
-  await writeDirectoryAtomic(target, (staging) => writeModelFiles(model, weights, staging, options.modelId ?? dir), 'the model');
+  await writeDirectoryAtomic(target, (staging) => writeModelFiles(model, weights, staging, options.modelId, loadedCard), 'the model');
 }
 
 /** Writes every file of the saved model into `dir` (the staging directory). */
-async function writeModelFiles(model: SavableModel, weights: NativeModel, dir: string, modelId: string): Promise<void> {
+async function writeModelFiles(
+  model: SavableModel,
+  weights: NativeModel,
+  dir: string,
+  modelId: string | undefined,
+  loadedCard: LoadedCard | undefined,
+): Promise<void> {
   const data = model.modelCardData ?? {};
   await weights.saveWeights(path.join(dir, MODEL_FILE.safetensors), { format: 'pt' });
   await model.tokenizer.save(dir);
@@ -80,7 +103,13 @@ async function writeModelFiles(model: SavableModel, weights: NativeModel, dir: s
     await writeText(path.join(dir, file), JSON.stringify(value, null, indent));
   }
 
-  const plot = data.logHistory ? renderLossPlot(data.logHistory) : undefined;
+  if (loadedCard?.readme !== undefined && !isTrained(data)) {
+    // Not trained since it was loaded: its card (and the plot the card shows) still describe it.
+    await writeText(path.join(dir, MODEL_FILE.readme), loadedCard.readme);
+    if (loadedCard.lossPlot !== undefined) await writeText(path.join(dir, LOSS_PLOT_FILE), loadedCard.lossPlot);
+    return;
+  }
+  const plot = data.logHistory ? renderLossPlot(data.logHistory, { stepLosses: data.stepLosses, bestStep: data.bestGlobalStep }) : undefined;
   if (plot !== undefined) await writeText(path.join(dir, LOSS_PLOT_FILE), plot);
   // The card links the picture only when it was written here.
   const card = renderModelCard(model, { ...data, lossPlot: plot === undefined ? undefined : LOSS_PLOT_FILE }, { modelId });

@@ -22,7 +22,7 @@ import {
   type LoadedFiles,
   type TemplatePiece,
 } from './tokenizer-files.js';
-import { type ChunkBoundary, chunkBoundary, encodeTruncatedPair, longestFirstLengths } from './truncation.js';
+import { type ChunkBoundary, chunkBoundary, encodeTextPrefix, encodeTruncatedPair, longestFirstLengths } from './truncation.js';
 
 // `encodePair`'s truncation rule, re-exported for the callers of this module.
 export { longestFirstLengths };

@@ -66,7 +66,7 @@ export interface ChunkBoundary {
  * The first `maxTokens` ids of one text (no special tokens), encoded only as far as they need, in
  * the chunks {@link encodeTruncatedPair} uses: the prefix of the whole text's encoding.
  */
-export function encodeTextPrefix(text: string, maxTokens: number, encoder: SplitEncoder, boundary: RegExp | null): number[] {
+export function encodeTextPrefix(text: string, maxTokens: number, encoder: SplitEncoder, boundary: ChunkBoundary | null): number[] {
   return new LazySplits(text, encoder, boundary).encodeUpTo(maxTokens).ids.slice(0, maxTokens);
 }
 

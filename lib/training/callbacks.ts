@@ -49,17 +49,18 @@ export interface CallbackEvent {
   control: TrainerControl;
 }
 
-type Hook<Extra = object> = (event: CallbackEvent & Extra) => void | Promise<void>;
+/** A callback hook: called with the event, and awaited when it returns a Promise. */
+export type CallbackHook<Extra = object> = (event: CallbackEvent & Extra) => void | Promise<void>;
 
 /** Hooks called by the trainer; all optional, and may be async. */
 export interface TrainerCallback {
-  onTrainBegin?: Hook;
-  onStepEnd?: Hook<{ step: StepOutput }>;
-  onLog?: Hook<{ logs: Record<string, number> }>;
-  onEvaluate?: Hook<{ metrics: Record<string, number> }>;
-  onSave?: Hook<{ checkpointDir: string }>;
-  onEpochEnd?: Hook;
-  onTrainEnd?: Hook;
+  onTrainBegin?: CallbackHook;
+  onStepEnd?: CallbackHook<{ step: StepOutput }>;
+  onLog?: CallbackHook<{ logs: Record<string, number> }>;
+  onEvaluate?: CallbackHook<{ metrics: Record<string, number> }>;
+  onSave?: CallbackHook<{ checkpointDir: string }>;
+  onEpochEnd?: CallbackHook;
+  onTrainEnd?: CallbackHook;
 }
 
 /** The evaluation metric key a run tracks (`eval_` prefixed, as transformers does). */

@@ -5,17 +5,18 @@
  * and the bookkeeping; each optimiser step runs natively on the compute thread. What a run
  * prints and records for the model card are callbacks (progress-callback, model-card-callback).
  */
-import { access, constants, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
-import { writeDirectoryAtomic, writeJsonAtomic } from '../atomic-file.js';
+import { checkSignal } from '../abort.js';
+import { checkDirectoryCreatable, makeDirectory, writeDirectoryAtomic, writeJsonAtomic } from '../atomic-file.js';
 import { type PairDataset, type PairInput, toPairDataset } from '../datasets.js';
-import { FileSystemError, InvalidArgumentError } from '../errors.js';
+import { AbortError, InvalidArgumentError } from '../errors.js';
 import type { CrossEncoderEvaluator } from '../evaluation/evaluator.js';
+import { checkLogger, type Logger } from '../logger.js';
 import { MODEL_FILE } from '../model-files.js';
 import { type CrossEncoder, nativeModelOf } from '../model/cross-encoder.js';
-import { writeLossPlot } from '../model/loss-plot.js';
 import { type NativeLabelledBatch, NativeTrainer } from '../native.js';
+import { checkOptionNames, optionNames } from '../option-names.js';
 import type { PairEncoding } from '../tokenizer/tokenizer.js';
 
 import {
@@ -30,12 +31,14 @@ import {
 } from './callbacks.js';
 import {
   checkpointDir,
+  listCheckpoints,
   readTrainerState,
   resolveResumeCheckpoint,
   rotateCheckpoints,
   TRAINING_ARGS_FILE,
   writeTrainerState,
 } from './checkpoints.js';
+import { LoggingCallback } from './logging-callback.js';
 import { type CrossEncoderLoss, defaultLoss } from './losses.js';
 import { ModelCardCallback } from './model-card-callback.js';
 import { ProgressCallback } from './progress-callback.js';
@@ -59,13 +62,36 @@ export interface CrossEncoderTrainerOptions {
   /** Evaluators run at each evaluation; their metrics are logged with an `eval_` prefix. */
   evaluator?: CrossEncoderEvaluator | CrossEncoderEvaluator[];
   callbacks?: TrainerCallback[];
+  /**
+   * Where the run reports its progress (start, log entries, checkpoints, end) instead of the
+   * progress bar and JSON lines on stderr: a pino-compatible `{ info, warn, error }`.
+   */
+  logger?: Logger;
 }
 
 /** Options of {@link CrossEncoderTrainer.train}. */
 export interface TrainOptions {
   /** A checkpoint directory, or `true` for the latest one in `outputDir`. */
   resumeFromCheckpoint?: string | boolean;
+  /**
+   * Stops the run after the step in progress: a checkpoint of that step is saved (unless
+   * `saveStrategy` is `no`), then `train` rejects with an {@link AbortError} saying where it
+   * stopped; `resumeFromCheckpoint: true` continues from there.
+   */
+  signal?: AbortSignal;
 }
+
+const TRAINER_OPTION_NAMES = optionNames<CrossEncoderTrainerOptions>({
+  model: true,
+  args: true,
+  trainDataset: true,
+  evalDataset: true,
+  loss: true,
+  evaluator: true,
+  callbacks: true,
+  logger: true,
+});
+const TRAIN_OPTION_NAMES = optionNames<TrainOptions>({ resumeFromCheckpoint: true, signal: true });
 
 /** What {@link CrossEncoderTrainer.train} returns (transformers' TrainOutput). */
 export interface TrainOutput {
@@ -109,10 +135,13 @@ export class CrossEncoderTrainer {
 
   constructor(options: CrossEncoderTrainerOptions) {
     if (!options || typeof options !== 'object') throw new InvalidArgumentError('CrossEncoderTrainer(options): options must be an object');
+    checkOptionNames('CrossEncoderTrainer', options, TRAINER_OPTION_NAMES);
     const { model, args, trainDataset, evalDataset, loss, evaluator, callbacks = [] } = options;
     if (!model || typeof model.predict !== 'function') throw new InvalidArgumentError('CrossEncoderTrainer: options.model must be a CrossEncoder');
+    const logger = checkLogger(options.logger, 'CrossEncoderTrainer: options.logger');
     this.model = model;
-    this.args = resolveTrainingArguments(args);
+    this.evaluators = evaluator === undefined ? [] : Array.isArray(evaluator) ? evaluator : [evaluator];
+    this.args = resolveTrainingArguments(withBestMetricDefault(args, this.evaluators, model.numLabels));
     if (trainDataset === undefined) throw new InvalidArgumentError('CrossEncoderTrainer: options.trainDataset is required');
     this.trainDataset = toPairDataset(trainDataset);
     this.evalDataset = evalDataset === undefined ? undefined : toPairDataset(evalDataset);
@@ -120,16 +149,20 @@ export class CrossEncoderTrainer {
     if (this.loss.model !== model) throw new InvalidArgumentError('the loss was built for another model than the trainer\'s');
     this.loss.checkLabels(this.trainDataset);
     if (this.evalDataset) this.loss.checkLabels(this.evalDataset);
-    this.evaluators = evaluator === undefined ? [] : Array.isArray(evaluator) ? evaluator : [evaluator];
+    checkEvaluationPlan(this.args, this.evalDataset !== undefined, this.evaluators, model.numLabels);
+    checkDirectoryCreatable(this.args.outputDir, 'the output directory (outputDir)');
     // As transformers: the default callbacks first, so that user callbacks see their work done.
-    this.callbacks = [new ModelCardCallback(this), ...(this.args.disableTqdm ? [] : [new ProgressCallback()]), ...callbacks];
+    const reporting = logger ? [new LoggingCallback(logger)] : this.args.disableTqdm ? [] : [new ProgressCallback()];
+    this.callbacks = [new ModelCardCallback(this), ...reporting, ...callbacks];
     this.state = { globalStep: 0, maxSteps: 0, epoch: 0, numTrainEpochs: 0, logHistory: [] };
   }
 
   /** Trains; resolves when the last step (or an early stop) is done. */
   async train(options: TrainOptions = {}): Promise<TrainOutput> {
+    checkOptionNames('train()', options, TRAIN_OPTION_NAMES);
+    const signal = checkSignal(options.signal, 'train(): options.signal');
     const args = this.args;
-    await ensureWritableDir(args.outputDir);
+    await makeDirectory(args.outputDir, 'the output directory (outputDir)');
     const schedule = this.schedule();
     const trainer = (this.nativeTrainer = this.createNativeTrainer(schedule));
     this.encodings = this.trainDataset.map((row) =>
@@ -178,6 +211,7 @@ export class CrossEncoderTrainer {
           stepsSinceLog = 0;
         }
         await this.maybeEvaluateAndSave(trainer);
+        if (signal?.aborted) await this.stopForAbort(trainer, signal);
         if (this.control.shouldTrainingStop) break;
       }
       this.control.shouldEvaluate = args.evalStrategy === 'epoch';
@@ -202,7 +236,6 @@ export class CrossEncoderTrainer {
     };
     this.state.logHistory.push({ ...summary, step: this.state.globalStep });
     await writeTrainerState(args.outputDir, this.state, args);
-    await writeLossPlot(args.outputDir, this.state.logHistory);
     await this.emit('onTrainEnd', {});
     return {
       globalStep: this.state.globalStep,
@@ -336,6 +369,24 @@ export class CrossEncoderTrainer {
     }
   }
 
+  /**
+   * Ends an aborted run between two steps: saves a checkpoint of the step just taken (unless
+   * saving is off or it was just saved), so that resuming loses nothing, then throws.
+   */
+  private async stopForAbort(trainer: NativeTrainer, signal: AbortSignal): Promise<never> {
+    const { globalStep, maxSteps } = this.state;
+    let saved = (await listCheckpoints(this.args.outputDir)).pop();
+    if (this.args.saveStrategy !== 'no' && saved?.step !== globalStep) {
+      await this.saveCheckpoint(trainer);
+      saved = { step: globalStep, dir: checkpointDir(this.args.outputDir, globalStep) };
+    }
+    const where = `training stopped at step ${globalStep} of ${maxSteps} (epoch ${this.state.epoch.toFixed(2)})`;
+    const resume = saved
+      ? `; ${saved.dir} holds step ${saved.step}: train({ resumeFromCheckpoint: true }) continues from there`
+      : '; no checkpoint was saved (saveStrategy is no), so a new run starts over';
+    throw new AbortError(`${where}${resume}`, { cause: signal.reason });
+  }
+
   private async saveCheckpoint(trainer: NativeTrainer): Promise<void> {
     const args = this.args;
     const dir = checkpointDir(args.outputDir, this.state.globalStep);
@@ -346,7 +397,7 @@ export class CrossEncoderTrainer {
     await writeDirectoryAtomic(
       dir,
       async (staging) => {
-        await this.model.savePretrained(staging, { modelId: dir });
+        await this.model.savePretrained(staging);
         await trainer.saveState(staging);
         await writeTrainerState(staging, this.state, args);
         await writeJsonAtomic(path.join(staging, TRAINING_ARGS_FILE), args);
@@ -385,10 +436,55 @@ export class CrossEncoderTrainer {
 
 }
 
-/** Trains with a new {@link CrossEncoderTrainer}; the same options, plus `resumeFromCheckpoint`. */
+/** Trains with a new {@link CrossEncoderTrainer}; the same options, plus those of `train` (`resumeFromCheckpoint`, `signal`). */
 export async function train(options: CrossEncoderTrainerOptions & TrainOptions): Promise<TrainOutput> {
-  const { resumeFromCheckpoint, ...trainerOptions } = options;
-  return new CrossEncoderTrainer(trainerOptions).train({ resumeFromCheckpoint });
+  checkOptionNames('train()', options, [...TRAINER_OPTION_NAMES, ...TRAIN_OPTION_NAMES]);
+  const { resumeFromCheckpoint, signal, ...trainerOptions } = options;
+  return new CrossEncoderTrainer(trainerOptions).train({ resumeFromCheckpoint, signal });
+}
+
+/**
+ * As Sentence Transformers: with `loadBestModelAtEnd` and an evaluator but no `metricForBestModel`,
+ * the best checkpoint is the one with the best primary metric of the (last) evaluator, in its
+ * direction, rather than transformers' `loss`.
+ */
+function withBestMetricDefault(
+  args: CrossEncoderTrainingArguments | undefined,
+  evaluators: readonly CrossEncoderEvaluator[],
+  numLabels: number,
+): CrossEncoderTrainingArguments | undefined {
+  const evaluator = evaluators[evaluators.length - 1];
+  if (!args?.loadBestModelAtEnd || args.metricForBestModel !== undefined || evaluator === undefined) return args;
+  const primary = evaluator.expectedMetrics?.(numLabels).primary ?? evaluator.primaryMetric;
+  return { ...args, metricForBestModel: `eval_${primary}`, greaterIsBetter: args.greaterIsBetter ?? evaluator.greaterIsBetter };
+}
+
+/**
+ * Refuses, when the trainer is created, evaluations it could not run: an evaluation strategy
+ * with nothing to evaluate on, and a best-model metric no evaluation produces.
+ */
+function checkEvaluationPlan(
+  args: ResolvedTrainingArguments,
+  hasEvalDataset: boolean,
+  evaluators: readonly CrossEncoderEvaluator[],
+  numLabels: number,
+): void {
+  const evaluates = args.evalStrategy !== 'no' || args.evalOnStart || args.loadBestModelAtEnd;
+  if (evaluates && !hasEvalDataset && evaluators.length === 0) {
+    const why = args.evalStrategy !== 'no' ? `evalStrategy '${args.evalStrategy}'` : args.evalOnStart ? 'evalOnStart' : 'loadBestModelAtEnd';
+    throw new InvalidArgumentError(`${why} needs something to evaluate with: pass an evalDataset (for eval_loss) or an evaluator`);
+  }
+  if (!args.loadBestModelAtEnd || evaluators.some((evaluator) => evaluator.expectedMetrics === undefined)) return;
+  const produced = [
+    ...(hasEvalDataset ? ['eval_loss'] : []),
+    ...evaluators.flatMap((evaluator) => evaluator.expectedMetrics!(numLabels).keys.map((key) => `eval_${key}`)),
+  ];
+  const key = bestMetricKey(args);
+  if (!produced.includes(key)) {
+    throw new InvalidArgumentError(
+      `metricForBestModel '${args.metricForBestModel}' (${key}) is not among the metrics the evaluations produce: ${produced.join(', ')}`,
+    );
+  }
 }
 
 /** Splits an epoch's batches into optimiser steps of `accumulation` batches (the last may be shorter). */
@@ -396,14 +492,4 @@ function groupSteps(batches: number[][], accumulation: number): number[][][] {
   const steps: number[][][] = [];
   for (let i = 0; i < batches.length; i += accumulation) steps.push(batches.slice(i, i + accumulation));
   return steps;
-}
-
-/** Creates the directory and proves it writable before any step is taken. */
-async function ensureWritableDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-    await access(dir, constants.W_OK);
-  } catch (error) {
-    throw new FileSystemError(`the output directory ${dir} cannot be written: ${(error as Error).message}`, { cause: error });
-  }
 }

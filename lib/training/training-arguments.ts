@@ -3,6 +3,7 @@
  * defaults, and the checks that make a typo or a nonsense value an error before training starts.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { suggest } from '../suggest.js';
 
 /** Learning-rate schedules (transformers' `lr_scheduler_type`) the trainer implements. */
 export const LR_SCHEDULER_TYPES = ['linear', 'constant', 'constant_with_warmup', 'cosine'] as const;
@@ -120,7 +121,7 @@ export function resolveTrainingArguments(args: CrossEncoderTrainingArguments = {
   const unknown = Object.keys(args).filter((key) => !(key in DEFAULTS));
   if (unknown.length > 0) {
     throw new InvalidArgumentError(
-      `unknown training argument${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${TRAINING_ARGUMENT_NAMES.join(', ')}`,
+      `unknown training argument${unknown.length > 1 ? 's' : ''} ${unknown.map(describeUnknown).join(', ')}; known: ${TRAINING_ARGUMENT_NAMES.join(', ')}`,
     );
   }
   const defined = Object.fromEntries(Object.entries(args).filter(([, value]) => value !== undefined));
@@ -175,4 +176,10 @@ export function resolveTrainingArguments(args: CrossEncoderTrainingArguments = {
     );
   }
   return r;
+}
+
+/** `'learning_rate' (did you mean 'learningRate'?)`: Python's snake_case names are the likely mistake. */
+function describeUnknown(name: string): string {
+  const guess = suggest(name, TRAINING_ARGUMENT_NAMES);
+  return `'${name}'${guess ? ` (did you mean '${guess}'?)` : ''}`;
 }

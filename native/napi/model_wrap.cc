@@ -65,7 +65,8 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                            InstanceMethod("saveWeights", &ModelWrap::SaveWeights),
                            InstanceMethod("forward", &ModelWrap::Forward),
                            InstanceMethod("initClassifier", &ModelWrap::InitClassifier),
-                           InstanceMethod("initWeights", &ModelWrap::InitWeights)});
+                           InstanceMethod("initWeights", &ModelWrap::InitWeights),
+                           InstanceMethod("dispose", &ModelWrap::Dispose)});
   constructor = new Napi::FunctionReference(Napi::Persistent(func));
   return func;
 }
@@ -93,7 +94,7 @@ Napi::Value ModelWrap::LoadWeights(const Napi::CallbackInfo& info) {
         [handle, path] {
           const auto tensors = read_weights(path);  // parse outside the lock
           std::unique_lock<std::shared_mutex> lock(handle->mutex);
-          return load_state_dict(*handle->model, tensors, path);
+          return load_state_dict(*handle->live(), tensors, path);
         },
         [](Napi::Env env, LoadReport& report) -> Napi::Value {
           auto result = Napi::Object::New(env);
@@ -123,7 +124,7 @@ Napi::Value ModelWrap::SaveWeights(const Napi::CallbackInfo& info) {
           NamedTensors tensors;
           {
             std::shared_lock<std::shared_mutex> lock(handle->mutex);
-            for (auto& [name, tensor] : state_dict(*handle->model)) tensors.emplace_back(name, tensor.clone());
+            for (auto& [name, tensor] : state_dict(*handle->live())) tensors.emplace_back(name, tensor.clone());
           }
           write_safetensors(path, tensors, metadata);
           return true;
@@ -143,9 +144,10 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
         [handle, batch] {
           c10::InferenceMode inference;
           std::shared_lock<std::shared_mutex> lock(handle->mutex);
-          const auto tensors = batch.to_tensors(handle->model->config);
-          const auto logits = handle->model->forward(tensors.input_ids, tensors.token_type_ids,
-                                                     tensors.attention_mask).contiguous();
+          auto& model = handle->live();
+          const auto tensors = batch.to_tensors(handle->config);
+          const auto logits = model->forward(tensors.input_ids, tensors.token_type_ids,
+                                             tensors.attention_mask).contiguous();
           return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
         },
         [](Napi::Env env, std::vector<float>& logits) -> Napi::Value {
@@ -164,7 +166,7 @@ Napi::Value ModelWrap::InitClassifier(const Napi::CallbackInfo& info) {
         info.Env(),
         [handle] {
           std::unique_lock<std::shared_mutex> lock(handle->mutex);
-          handle->model->init_classifier();
+          handle->live()->init_classifier();
           return true;
         },
         undefined);
@@ -186,7 +188,23 @@ Napi::Value ModelWrap::InitWeights(const Napi::CallbackInfo& info) {
         info.Env(),
         [handle, seed, pad_token_id] {
           std::unique_lock<std::shared_mutex> lock(handle->mutex);
-          handle->model->init_weights(static_cast<uint64_t>(seed), pad_token_id);
+          handle->live()->init_weights(static_cast<uint64_t>(seed), pad_token_id);
+          return true;
+        },
+        undefined);
+  });
+}
+
+// Releases the module on the compute thread, after the work queued before it (the queue is in
+// submission order), and under the exclusive lock, so no forward still reads the weights.
+Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    auto handle = handle_;
+    return AsyncTask<bool>::Run(
+        info.Env(),
+        [handle] {
+          std::unique_lock<std::shared_mutex> lock(handle->mutex);
+          handle->dispose();
           return true;
         },
         undefined);

@@ -1,5 +1,5 @@
 // N-API face of a BertForSequenceClassification: construct from a config, load and save
-// weights, score token batches. All heavy methods return Promises.
+// weights, score token batches, release the module. All heavy methods return Promises.
 #pragma once
 
 #include <memory>
@@ -24,6 +24,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value InitClassifier(const Napi::CallbackInfo& info);
   Napi::Value InitWeights(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelHandle> handle_;
 };

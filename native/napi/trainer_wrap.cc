@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "model/model_handle.h"
 #include "napi/async_task.h"
 #include "napi/batch_args.h"
 #include "napi/model_wrap.h"
@@ -55,7 +56,13 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
 
 TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
   guard(info.Env(), [&] {
-    trainer_ = std::make_shared<Trainer>(ModelWrap::HandleOf(info[0]), options_from_js(info[1]));
+    auto handle = ModelWrap::HandleOf(info[0]);
+    trainer_ = std::make_shared<Trainer>(handle, options_from_js(info[1]));
+    // The optimiser holds the model's parameters (and twice their size in moments): disposing
+    // the model must free those too.
+    handle->on_dispose([weak = std::weak_ptr<Trainer>(trainer_)] {
+      if (auto trainer = weak.lock()) trainer->release();
+    });
   });
 }
 

@@ -14,6 +14,7 @@ inline constexpr const char* kInvalidArgument = "ERR_INVALID_ARGUMENT";
 inline constexpr const char* kIo = "ERR_IO";                      // open/read/write/rename failed
 inline constexpr const char* kTorch = "ERR_TORCH";                // libtorch raised c10::Error
 inline constexpr const char* kCancelled = "ERR_CANCELLED";        // shutdown() or cancel() stopped the work
+inline constexpr const char* kDisposed = "ERR_DISPOSED";          // the model was disposed
 
 class Error : public std::runtime_error {
  public:

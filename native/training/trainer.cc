@@ -45,9 +45,9 @@ void TrainerOptions::validate() const {
 Trainer::Trainer(std::shared_ptr<ModelHandle> handle, TrainerOptions options)
     : handle_(std::move(handle)), options_(std::move(options)) {
   options_.validate();
-  validate_loss_options(options_.loss, handle_->model->config.num_labels);
+  validate_loss_options(options_.loss, handle_->config.num_labels);
   std::vector<torch::Tensor> decay, no_decay;
-  for (const auto& item : handle_->model->named_parameters(true)) {
+  for (const auto& item : handle_->live()->named_parameters(true)) {
     parameters_.emplace_back(item.key(), item.value());
     (decays(item.key()) ? decay : no_decay).push_back(item.value());
   }
@@ -65,11 +65,20 @@ Trainer::Trainer(std::shared_ptr<ModelHandle> handle, TrainerOptions options)
   torch::manual_seed(options_.seed);
 }
 
+BertForSequenceClassification& Trainer::model() {
+  if (!optimizer_) throw Error(kDisposed, "the trainer's model was disposed: its native memory is released");
+  return handle_->live();
+}
+
+void Trainer::release() {
+  optimizer_.reset();
+  parameters_.clear();
+}
+
 torch::Tensor Trainer::loss_of(const LabelledBatch& batch) {
-  const auto& config = handle_->model->config;
-  const auto tensors = batch.tokens.to_tensors(config);
+  const auto tensors = batch.tokens.to_tensors(handle_->config);
   const auto labels = torch::from_blob(const_cast<float*>(batch.labels), {batch.tokens.batch_size}, torch::kFloat);
-  const auto logits = handle_->model->forward(tensors.input_ids, tensors.token_type_ids, tensors.attention_mask);
+  const auto logits = model()->forward(tensors.input_ids, tensors.token_type_ids, tensors.attention_mask);
   return compute_loss(options_.loss, logits, labels);
 }
 
@@ -80,7 +89,7 @@ void Trainer::set_learning_rate(double lr) {
 StepResult Trainer::step(const std::vector<LabelledBatch>& micro_batches) {
   if (micro_batches.empty()) throw ArgumentError("a training step needs at least one batch");
   std::unique_lock<std::shared_mutex> lock(handle_->mutex);
-  auto& model = handle_->model;
+  auto& model = this->model();
   model->train();
   // Back to eval mode (and no gradients kept alive) whatever happens, so predict stays right.
   struct Restore {
@@ -125,6 +134,7 @@ double Trainer::eval_loss(const LabelledBatch& batch) {
 
 void Trainer::save_state(const std::string& dir) {
   std::shared_lock<std::shared_mutex> lock(handle_->mutex);
+  model();  // throws once disposed
   NamedTensors moments;
   auto& state = optimizer_->state();
   for (const auto& [name, parameter] : parameters_) {
@@ -149,6 +159,7 @@ void Trainer::load_state(const std::string& dir) {
   const auto moments = read_weights(dir + "/" + kOptimizerFile);
   const auto rng = read_weights(dir + "/" + kRngFile);
   std::unique_lock<std::shared_mutex> lock(handle_->mutex);
+  model();  // throws once disposed
   std::unordered_map<std::string, torch::Tensor> by_name(moments.begin(), moments.end());
   auto& state = optimizer_->state();
   for (const auto& [name, parameter] : parameters_) {

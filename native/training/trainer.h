@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include "model/bert_model.h"
 #include "training/labelled_batch.h"
 #include "training/losses.h"
 #include "training/lr_schedule.h"
@@ -55,7 +56,13 @@ class Trainer {
 
   int64_t steps_taken() const { return steps_taken_; }
 
+  // Drops the optimiser state and parameter references (the model is being disposed); later
+  // calls throw ERR_DISPOSED. Call with the model's lock held exclusively.
+  void release();
+
  private:
+  // The model, checked live. Call with the model's lock held.
+  BertForSequenceClassification& model();
   torch::Tensor loss_of(const LabelledBatch& batch);
   void set_learning_rate(double lr);
 

@@ -5,6 +5,7 @@ import { downloadCommand } from './download.js';
 import { evalCommand } from './eval.js';
 import { predictCommand } from './predict.js';
 import { rankCommand } from './rank.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
@@ -13,4 +14,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   eval: evalCommand,
   train: trainCommand,
   download: downloadCommand,
+  serve: serveCommand,
 };

@@ -1,7 +1,9 @@
 /** `crossencoder train`: fine-tune a model on labelled pairs with the library's trainer. */
 import path from 'node:path';
 
-import { train } from '../../training/trainer.js';
+import { AbortError } from '../../errors.js';
+import { listCheckpoints } from '../../training/checkpoints.js';
+import { CrossEncoderTrainer } from '../../training/trainer.js';
 import { resolveTrainingArguments } from '../../training/training-arguments.js';
 import { defineCommand } from '../command.js';
 import { loadPairFile } from '../input.js';
@@ -41,13 +43,21 @@ export const trainCommand = defineCommand('train', {
     const evalDataset = values.eval === undefined ? undefined : await loadPairFile(values.eval, 'eval');
     const model = await loadModel(values);
     const resume = values['resume-from-checkpoint'];
-    const output = await train({
-      model,
-      args,
-      trainDataset,
-      evalDataset,
-      resumeFromCheckpoint: resume === 'latest' ? true : resume,
-    });
+    const trainer = new CrossEncoderTrainer({ model, args, trainDataset, evalDataset });
+    const output = await whileCatchingCtrlC((signal) =>
+      trainer.train({ resumeFromCheckpoint: resume === 'latest' ? true : resume, signal }).catch(async (error: unknown) => {
+        if (!(error instanceof AbortError)) throw error;
+        const { globalStep, maxSteps } = trainer.state;
+        const latest = (await listCheckpoints(values.output)).pop();
+        throw new AbortError(
+          `interrupted: training stopped at step ${globalStep} of ${maxSteps}` +
+            (latest
+              ? `; ${latest.dir} holds step ${latest.step}. Resume with: ${resumeCommand()}`
+              : '; no checkpoint was saved (--save-strategy no), so a new run starts over'),
+          { cause: error },
+        );
+      }),
+    );
     const finalDir = path.resolve(values.output, 'final');
     await model.savePretrained(finalDir);
     process.stderr.write(
@@ -57,3 +67,37 @@ export const trainCommand = defineCommand('train', {
     await writeOut(`${finalDir}\n`);
   },
 });
+
+/**
+ * Runs `work` with Ctrl-C (SIGINT) turned into an abort of its signal: the trainer stops after
+ * the step in progress and saves a checkpoint. A second Ctrl-C exits at once.
+ */
+async function whileCatchingCtrlC<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onInterrupt = () => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\n${PROGRAM}: interrupted again: exiting without a checkpoint of this step\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\n${PROGRAM}: interrupted: stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onInterrupt);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+/** This command line again, resuming from the latest checkpoint. */
+function resumeCommand(): string {
+  const argv = process.argv.slice(2);
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--resume-from-checkpoint') i++;
+    else if (!argv[i].startsWith('--resume-from-checkpoint=')) kept.push(argv[i]);
+  }
+  const quoted = kept.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`));
+  return [PROGRAM, ...quoted, '--resume-from-checkpoint', 'latest'].join(' ');
+}

@@ -1,0 +1,19 @@
+/** (query, document) pairs, the input of every scoring call, and their validation. */
+import { InvalidArgumentError } from '../errors.js';
+
+/** A (query, document) pair. */
+export type Pair = readonly [string, string];
+
+/** Throws unless `pair` is two strings; `where` names it in the message (`pairs[3]`). */
+export function checkPair(pair: unknown, where: string): asserts pair is Pair {
+  if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+    const shown = JSON.stringify(pair)?.slice(0, 80);
+    throw new InvalidArgumentError(`${where} must be a [query, document] pair of two strings, got ${shown}`);
+  }
+}
+
+/** Throws unless `pairs` is an array of pairs, naming the first bad one by its index. */
+export function checkPairs(pairs: unknown): asserts pairs is readonly Pair[] {
+  if (!Array.isArray(pairs)) throw new InvalidArgumentError('pairs must be an array of [query, document] pairs');
+  pairs.forEach((pair, i) => checkPair(pair, `pairs[${i}]`));
+}
