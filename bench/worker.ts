@@ -150,7 +150,8 @@ async function main(): Promise<void> {
     threads: {
       intraOp: info.intraOpThreads,
       blas: blasThreads(),
-      waitPolicy: process.env.OMP_WAIT_POLICY ?? 'libgomp default',
+      // What libgomp read: the package sets PASSIVE only while the addon loads.
+      waitPolicy: info.ompWaitPolicy,
     },
     torchVersion: info.torchVersion,
     blas: info.blas,

@@ -53,6 +53,8 @@ export interface NativeInfo {
   blas: string;
   intraOpThreads: number;
   parallelInfo: string;
+  /** The OMP_WAIT_POLICY libgomp read when the addon loaded (see withThreadPolicy). */
+  ompWaitPolicy: string;
 }
 
 export interface NativeTrainerOptions {
@@ -97,11 +99,12 @@ interface Addon {
   Model: new (config: NativeBertConfig) => AddonModel;
   Trainer: new (model: AddonModel, options: NativeTrainerOptions) => AddonTrainer;
   randperm(n: number, seed: number): Promise<Float64Array>;
-  info(): NativeInfo;
+  info(): Omit<NativeInfo, 'ompWaitPolicy'>;
   shutdown(): boolean;
 }
 
 let addon: Addon | undefined;
+let waitPolicyAtLoad = 'PASSIVE';
 
 /**
  * Runs `work` with `OMP_WAIT_POLICY=PASSIVE` in the environment unless the user set it, then
@@ -111,7 +114,10 @@ let addon: Addon | undefined;
  * (which child processes inherit) stays as it was.
  */
 function withThreadPolicy<T>(work: () => T): T {
-  if (process.env.OMP_WAIT_POLICY !== undefined) return work();
+  if (process.env.OMP_WAIT_POLICY !== undefined) {
+    waitPolicyAtLoad = process.env.OMP_WAIT_POLICY;
+    return work();
+  }
   process.env.OMP_WAIT_POLICY = 'PASSIVE';
   try {
     return work();
@@ -264,5 +270,5 @@ export function randperm(n: number, seed: number): Promise<Float64Array> {
 
 /** libtorch's version, BLAS and threads. */
 export function nativeInfo(): NativeInfo {
-  return mapped(() => load().info());
+  return { ...mapped(() => load().info()), ompWaitPolicy: waitPolicyAtLoad };
 }

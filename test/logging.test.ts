@@ -146,20 +146,21 @@ const { CrossEncoder } = await import(${JSON.stringify(path.join(ROOT, 'lib/inde
 const afterImport = JSON.stringify(process.env);
 const model = await CrossEncoder.fromPretrained(${JSON.stringify(testModel('tiny'))});
 await model.predict([['q', 'd']]);
-console.log(JSON.stringify({ importChanged: before !== afterImport, loadChanged: before !== JSON.stringify(process.env), policy: process.env.OMP_WAIT_POLICY ?? null }));
+const { nativeInfo } = await import(${JSON.stringify(path.join(ROOT, 'lib/internal.ts'))});
+console.log(JSON.stringify({ importChanged: before !== afterImport, loadChanged: before !== JSON.stringify(process.env), policy: process.env.OMP_WAIT_POLICY ?? null, applied: nativeInfo().ompWaitPolicy }));
 `;
   const runProbe = async (env: NodeJS.ProcessEnv) => {
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: ROOT, env });
-    return JSON.parse(stdout) as { importChanged: boolean; loadChanged: boolean; policy: string | null };
+    return JSON.parse(stdout) as { importChanged: boolean; loadChanged: boolean; policy: string | null; applied: string };
   };
 
   it('is unchanged by importing the package and loading the addon (OMP_WAIT_POLICY is set only while libgomp loads)', async () => {
     const env = { ...process.env };
     delete env.OMP_WAIT_POLICY;
-    expect(await runProbe(env)).toEqual({ importChanged: false, loadChanged: false, policy: null });
+    expect(await runProbe(env)).toEqual({ importChanged: false, loadChanged: false, policy: null, applied: 'PASSIVE' });
   }, 60_000);
 
   it("keeps the user's own OMP_WAIT_POLICY", async () => {
-    expect(await runProbe({ ...process.env, OMP_WAIT_POLICY: 'ACTIVE' })).toEqual({ importChanged: false, loadChanged: false, policy: 'ACTIVE' });
+    expect(await runProbe({ ...process.env, OMP_WAIT_POLICY: 'ACTIVE' })).toEqual({ importChanged: false, loadChanged: false, policy: 'ACTIVE', applied: 'ACTIVE' });
   }, 60_000);
 });

@@ -270,10 +270,10 @@ export class CrossEncoder<NumLabels extends number = number> {
 
   /**
    * Scores (query, document) pairs. Resolves to one score per pair for a one-label model, or one
-   * `Float32Array` of `numLabels` scores per pair otherwise, in input order.
+   * `Float32Array` of `numLabels` scores per pair otherwise, in input order. (The result type is
+   * read from `this`, not from the class's parameter, which keeps `CrossEncoder<1>` assignable to
+   * `CrossEncoder<number>` and lets `hasOneLabel()` narrow.)
    */
-  // The result type is computed from `this` (not from the class's parameter), which keeps
-  // CrossEncoder<1> assignable to CrossEncoder<number> and lets hasOneLabel() narrow.
   predict<N extends number>(this: CrossEncoder<N>, pairs: readonly Pair[], options: PredictOptions = {}): Promise<Scores<N>> {
     return this.#track('predict()', async () => {
       checkOptionNames('predict()', options, PREDICT_OPTION_NAMES);
