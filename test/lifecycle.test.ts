@@ -149,6 +149,7 @@ describe('signal: AbortSignal', () => {
       const aborted = AbortSignal.abort();
       await expect(tiny.predict(pairsOf(5), { signal: aborted })).rejects.toThrow(AbortError);
       await expect(tiny.rank('q', ['a', 'b'], { signal: aborted })).rejects.toThrow(AbortError);
+      await expect(tiny.predict(pairsOf(5), { signal: aborted, longDocuments: {} })).rejects.toThrow(/long-document pairs, while cutting windows: aborted/);
       await expect(tiny.predict(pairsOf(5), { signal: AbortSignal.timeout(60_000) })).resolves.toHaveLength(5);
     } finally {
       observeNativeBatches(undefined);

@@ -490,6 +490,12 @@ describe('hot reload', () => {
     expect((await postJson(`${plain}/admin/reload`, {})).status).toBe(404);
     expect(() => createRerankServer({ model: tiny, adminReload: true })).toThrow(/apiKey/);
   });
+
+  it('refuses an unknown option by name, with a did-you-mean for the CLI spelling', () => {
+    expect(() => createRerankServer({ model: tiny, max_batch_tokens: 64 } as never)).toThrow(
+      /createRerankServer\(\): unknown option 'max_batch_tokens' \(did you mean 'maxBatchTokens'\?\)/,
+    );
+  });
 });
 
 describe('long documents', () => {

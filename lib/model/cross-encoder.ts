@@ -346,7 +346,7 @@ export class CrossEncoder<NumLabels extends number = number> {
     const windowed =
       options.longDocuments === undefined
         ? undefined
-        : await encodeWindowedPairs(this, pairs, checkLongDocumentOptions(options.longDocuments, this.numLabels, 'options.longDocuments'));
+        : await encodeWindowedPairs(this, pairs, checkLongDocumentOptions(options.longDocuments, this.numLabels, 'options.longDocuments'), signal);
     const encodings = windowed?.encodings ?? (await this.encodePairs(pairs, signal));
     // Longest first, so batches hold similar lengths and pad little (and memory peaks early).
     const order = encodings.map((_, i) => i).sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length);

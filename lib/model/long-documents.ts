@@ -7,6 +7,7 @@
  */
 import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 
+import { throwIfAborted } from '../abort.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { CrossEncoderTokenizer, PairEncoding } from '../tokenizer/tokenizer.js';
 
@@ -123,7 +124,7 @@ export async function encodeWindowedPairs(
   const owners: number[] = [];
   for (let start = 0; start < pairs.length; start += ENCODE_SLICE) {
     if (start > 0) await setImmediatePromise();
-    signal?.throwIfAborted();
+    throwIfAborted(signal, () => `predict() of ${pairs.length} long-document pairs, while cutting windows`);
     pairs.slice(start, start + ENCODE_SLICE).forEach(([query, document], offset) => {
       for (const encoding of encodeWindows(model, query, document, options)) {
         encodings.push(encoding);

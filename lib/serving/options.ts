@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 
 import { InvalidArgumentError } from '../errors.js';
 import { CrossEncoder, type CrossEncoderOptions } from '../model/cross-encoder.js';
+import { checkOptionNames, optionNames } from '../option-names.js';
 
 /** Options of {@link createRerankServer}. Give `model` or `modelPath`. */
 export interface RerankServerOptions {
@@ -69,23 +70,23 @@ export const DEFAULT_LIMITS: Readonly<Omit<ServingLimits, 'maxInputLength'>> = {
   payloadLimit: 4 * 1024 * 1024,
 };
 
-const OPTION_NAMES: ReadonlySet<string> = new Set([
-  'model',
-  'modelPath',
-  'modelOptions',
-  'modelId',
-  'apiKey',
-  'maxBatchTokens',
-  'batchSize',
-  'maxClientBatchSize',
-  'maxConcurrentRequests',
-  'maxInputLength',
-  'payloadLimit',
-  'adminReload',
-  'logger',
-  'registry',
-  'collectDefaultMetrics',
-] satisfies (keyof RerankServerOptions)[]);
+const OPTION_NAMES = optionNames<RerankServerOptions>({
+  model: true,
+  modelPath: true,
+  modelOptions: true,
+  modelId: true,
+  apiKey: true,
+  maxBatchTokens: true,
+  batchSize: true,
+  maxClientBatchSize: true,
+  maxConcurrentRequests: true,
+  maxInputLength: true,
+  payloadLimit: true,
+  adminReload: true,
+  logger: true,
+  registry: true,
+  collectDefaultMetrics: true,
+});
 
 function positiveInteger(options: RerankServerOptions, name: keyof ServingLimits, minimum = 1): number | undefined {
   const value = options[name];
@@ -102,11 +103,8 @@ function positiveInteger(options: RerankServerOptions, name: keyof ServingLimits
  *   `modelPath`, a limit that is not a positive integer, `adminReload` without `apiKey`.
  */
 export function resolveServerOptions(options: RerankServerOptions): ServingLimits {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('createRerankServer(options): options must be an object');
-  const unknown = Object.keys(options).filter((name) => !OPTION_NAMES.has(name));
-  if (unknown.length > 0) {
-    throw new InvalidArgumentError(`createRerankServer(): unknown option(s) ${unknown.join(', ')} (known: ${[...OPTION_NAMES].join(', ')})`);
-  }
+  if (options === undefined) throw new InvalidArgumentError('createRerankServer(options): options must be an object');
+  checkOptionNames('createRerankServer()', options, OPTION_NAMES);
   if ((options.model === undefined) === (options.modelPath === undefined)) {
     throw new InvalidArgumentError('createRerankServer(): give exactly one of model (a CrossEncoder) and modelPath (a directory or hub id)');
   }
