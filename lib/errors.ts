@@ -75,6 +75,16 @@ export class DisposedError extends CrossEncoderError {
   }
 }
 
+/**
+ * A training step's loss was NaN or infinite (a learning rate far too high, labels out of range…):
+ * the run stops there, since every later step would train on non-finite weights.
+ */
+export class NonFiniteLossError extends CrossEncoderError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NON_FINITE_LOSS', options);
+  }
+}
+
 const byCode: Record<string, new (message: string, options?: ErrorOptions) => CrossEncoderError> = {
   ERR_INVALID_ARGUMENT: InvalidArgumentError,
   ERR_MODEL_FORMAT: ModelFormatError,

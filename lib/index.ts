@@ -48,6 +48,7 @@ export {
   CancelledError,
   CrossEncoderError,
   DisposedError,
+  NonFiniteLossError,
   FileSystemError,
   InvalidArgumentError,
   ModelFormatError,

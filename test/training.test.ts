@@ -14,6 +14,7 @@ import {
   CrossEncoderTrainer,
   FileSystemError,
   InvalidArgumentError,
+  NonFiniteLossError,
   train,
   type PairRow,
 } from '../lib/index.js';
@@ -170,3 +171,27 @@ describe('bad input is rejected before any step', () => {
     expect(create).toThrow(/the output directory \(outputDir\) .* cannot be created: .*config\.json exists and is not a directory/);
   });
 });
+
+describe('a run that cannot go on', () => {
+  const args = (name: string) => ({ outputDir: path.join(work, name), saveStrategy: 'no' as const, disableTqdm: true, maxSteps: 3 });
+
+  it('stops at the first non-finite loss, naming the step (unless stopOnNonFiniteLoss is false)', async () => {
+    // A learning rate of 1e30 sends the weights to infinity in one step: the next loss is NaN.
+    const huge = { ...args('diverge'), learningRate: 1e30, maxGradNorm: 0 };
+    const error = await new CrossEncoderTrainer({ model: await tiny(), trainDataset: rows, args: huge }).train().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NonFiniteLossError);
+    expect((error as Error).message).toMatch(/^training stopped at step 2 of 3: the loss is NaN/);
+
+    const regardless = new CrossEncoderTrainer({ model: await tiny(), trainDataset: rows, args: huge, stopOnNonFiniteLoss: false });
+    expect((await regardless.train()).globalStep).toBe(3);
+  });
+
+  it('refuses a second train() while one runs', async () => {
+    const trainer = new CrossEncoderTrainer({ model: await tiny(), trainDataset: rows, args: args('twice') });
+    const first = trainer.train();
+    await expect(trainer.train()).rejects.toThrow(/already training/);
+    expect((await first).globalStep).toBe(3);
+    expect((await trainer.train()).globalStep).toBe(3); // and runs again once it is done
+  });
+});
+

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { checkSignal } from '../abort.js';
 import { checkDirectoryCreatable, makeDirectory, writeDirectoryAtomic, writeJsonAtomic } from '../atomic-file.js';
 import { type PairDataset, type PairInput, toPairDataset } from '../datasets.js';
-import { AbortError, InvalidArgumentError } from '../errors.js';
+import { AbortError, InvalidArgumentError, NonFiniteLossError } from '../errors.js';
 import type { CrossEncoderEvaluator } from '../evaluation/evaluator.js';
 import { checkLogger, type Logger } from '../logger.js';
 import { MODEL_FILE } from '../model-files.js';
@@ -67,6 +67,11 @@ export interface CrossEncoderTrainerOptions {
    * progress bar and JSON lines on stderr: a pino-compatible `{ info, warn, error }`.
    */
   logger?: Logger;
+  /**
+   * Stop with a {@link NonFiniteLossError} naming the step at the first loss that is NaN or
+   * infinite, instead of training on (default true).
+   */
+  stopOnNonFiniteLoss?: boolean;
 }
 
 /** Options of {@link CrossEncoderTrainer.train}. */
@@ -90,6 +95,7 @@ const TRAINER_OPTION_NAMES = optionNames<CrossEncoderTrainerOptions>({
   evaluator: true,
   callbacks: true,
   logger: true,
+  stopOnNonFiniteLoss: true,
 });
 const TRAIN_OPTION_NAMES = optionNames<TrainOptions>({ resumeFromCheckpoint: true, signal: true });
 
@@ -126,6 +132,8 @@ export class CrossEncoderTrainer {
   readonly callbacks: TrainerCallback[];
   readonly state: TrainerState;
 
+  private readonly stopOnNonFiniteLoss: boolean;
+  #training = false;
   private readonly control: TrainerControl = { shouldTrainingStop: false, shouldSave: false, shouldEvaluate: false, shouldLog: false };
   private encodings: PairEncoding[] = [];
   /** The native optimiser state of the current run (created by train, or by a lone evaluate). */
@@ -139,6 +147,11 @@ export class CrossEncoderTrainer {
     const { model, args, trainDataset, evalDataset, loss, evaluator, callbacks = [] } = options;
     if (!model || typeof model.predict !== 'function') throw new InvalidArgumentError('CrossEncoderTrainer: options.model must be a CrossEncoder');
     const logger = checkLogger(options.logger, 'CrossEncoderTrainer: options.logger');
+    const { stopOnNonFiniteLoss = true } = options;
+    if (typeof stopOnNonFiniteLoss !== 'boolean') {
+      throw new InvalidArgumentError(`CrossEncoderTrainer: options.stopOnNonFiniteLoss must be a boolean, got ${JSON.stringify(stopOnNonFiniteLoss)}`);
+    }
+    this.stopOnNonFiniteLoss = stopOnNonFiniteLoss;
     this.model = model;
     this.evaluators = evaluator === undefined ? [] : Array.isArray(evaluator) ? evaluator : [evaluator];
     this.args = resolveTrainingArguments(withBestMetricDefault(args, this.evaluators, model.numLabels));
@@ -157,9 +170,22 @@ export class CrossEncoderTrainer {
     this.state = { globalStep: 0, maxSteps: 0, epoch: 0, numTrainEpochs: 0, logHistory: [] };
   }
 
-  /** Trains; resolves when the last step (or an early stop) is done. */
+  /**
+   * Trains; resolves when the last step (or an early stop) is done. One run at a time: a second
+   * call while one runs is refused, since both would step the same weights and optimiser.
+   */
   async train(options: TrainOptions = {}): Promise<TrainOutput> {
     checkOptionNames('train()', options, TRAIN_OPTION_NAMES);
+    if (this.#training) throw new InvalidArgumentError('train(): this trainer is already training; await the running train() first');
+    this.#training = true;
+    try {
+      return await this.run(options);
+    } finally {
+      this.#training = false;
+    }
+  }
+
+  private async run(options: TrainOptions): Promise<TrainOutput> {
     const signal = checkSignal(options.signal, 'train(): options.signal');
     const args = this.args;
     await makeDirectory(args.outputDir, 'the output directory (outputDir)');
@@ -196,6 +222,13 @@ export class CrossEncoderTrainer {
       let batchesDone = skip * args.gradientAccumulationSteps;
       for (const micro of steps.slice(skip)) {
         const result = await trainer.step(micro.map((rows) => this.labelledBatch(rows, this.trainDataset, this.encodings)));
+        if (this.stopOnNonFiniteLoss && !Number.isFinite(result.loss)) {
+          throw new NonFiniteLossError(
+            `training stopped at step ${this.state.globalStep + 1} of ${schedule.maxSteps}: the loss is ${result.loss} ` +
+              `(learning rate ${result.learningRate}). The model's weights may no longer be finite: reload it, then lower ` +
+              'learningRate or check the labels (stopOnNonFiniteLoss: false trains on regardless).',
+          );
+        }
         batchesDone += micro.length;
         this.state.globalStep += 1;
         this.state.epoch = epoch + batchesDone / schedule.batchesPerEpoch;
