@@ -58,8 +58,15 @@ describe('predict() arguments', () => {
     { what: 'a string instead of a pair', pairs: [['a', 'b'], 'ab'], index: 1 },
     { what: 'null', pairs: [null], index: 0 },
     { what: 'an object', pairs: [['a', 'b'], { query: 'a', document: 'b' }], index: 1 },
+    // eslint-disable-next-line no-sparse-arrays
+    { what: 'a hole in a sparse array', pairs: [['a', 'b'], , ['c', 'd']], index: 1 },
   ])('rejects a pair that is $what, naming its index', async ({ pairs, index }) => {
     await expectInvalidArgument(tiny.predict(pairs as never), new RegExp(`^pairs\\[${index}\\] must be a \\[query, document\\] pair of two strings`));
+  });
+
+  it('rejects a path with a NUL character, in loading and in saving', async () => {
+    await expectInvalidArgument(CrossEncoder.fromPretrained('models/a\0b'), /nameOrPath must not contain a NUL character/);
+    await expectInvalidArgument(tiny.savePretrained('out\0dir'), /dir must not contain a NUL character/);
   });
 
   it('rejects pairs that are not an array', async () => {
@@ -143,7 +150,9 @@ describe('rank()', () => {
   });
 
   it('rejects a document that is not a string, naming its index', async () => {
-    await expectInvalidArgument(tiny.rank(QUERY, ['a', 'b', 3] as never), /pairs\[2\]/);
+    await expectInvalidArgument(tiny.rank(QUERY, ['a', 'b', 3] as never), /documents\[2\] must be a string, got 3/);
+    // eslint-disable-next-line no-sparse-arrays
+    await expectInvalidArgument(tiny.rank(QUERY, ['a', , 'c'] as never), /documents\[1\] must be a string, got nothing \(a hole/);
   });
 
   it('refuses a model with several labels', async () => {

@@ -26,7 +26,7 @@ import { modelFamily } from './families/index.js';
 import { checkLongDocumentOptions, encodeWindowedPairs, type LongDocumentOptions, maxOverWindows } from './long-documents.js';
 import type { ModelCardData } from './model-card.js';
 import { readLoadedCard, type LoadedCard } from './model-card-origin.js';
-import { checkPairs, type Pair } from './pairs.js';
+import { checkNoNul, checkPairs, type Pair } from './pairs.js';
 import { scoreStream } from './predict-stream.js';
 import { savePretrained, SAVE_PRETRAINED_OPTION_NAMES, type SavePretrainedOptions } from './save-pretrained.js';
 import { type Score, type Scores, toScores } from './scores.js';
@@ -214,6 +214,7 @@ export class CrossEncoder<NumLabels extends number = number> {
     if (typeof nameOrPath !== 'string' || nameOrPath.length === 0) {
       throw new InvalidArgumentError('fromPretrained(nameOrPath): nameOrPath must be a non-empty string');
     }
+    checkNoNul(nameOrPath, 'fromPretrained(nameOrPath): nameOrPath');
     checkOptionNames('fromPretrained()', options, FROM_PRETRAINED_OPTION_NAMES);
     const modelPath = await resolveModelDirectory(nameOrPath, options);
     const configFile = path.join(modelPath, MODEL_FILE.config);
@@ -318,6 +319,11 @@ export class CrossEncoder<NumLabels extends number = number> {
     }
     if (typeof query !== 'string') throw new InvalidArgumentError('rank(query, documents): query must be a string');
     if (!Array.isArray(documents)) throw new InvalidArgumentError('rank(query, documents): documents must be an array of strings');
+    for (let i = 0; i < documents.length; i++) {
+      if (typeof documents[i] !== 'string') {
+        throw new InvalidArgumentError(`rank(query, documents): documents[${i}] must be a string, got ${JSON.stringify(documents[i]) ?? 'nothing (a hole in the array)'}`);
+      }
+    }
     const { topK, returnDocuments = false, ...predictOptions } = options;
     if (topK !== undefined && (!Number.isInteger(topK) || topK < 1)) {
       throw new InvalidArgumentError(`rank(): topK must be a positive integer, got ${topK}`);

@@ -12,8 +12,16 @@ export function checkPair(pair: unknown, where: string): asserts pair is Pair {
   }
 }
 
-/** Throws unless `pairs` is an array of pairs, naming the first bad one by its index. */
+/**
+ * Throws unless `pairs` is an array of pairs, naming the first bad one by its index. An index
+ * loop, not forEach, which skips the holes of a sparse array.
+ */
 export function checkPairs(pairs: unknown): asserts pairs is readonly Pair[] {
   if (!Array.isArray(pairs)) throw new InvalidArgumentError('pairs must be an array of [query, document] pairs');
-  pairs.forEach((pair, i) => checkPair(pair, `pairs[${i}]`));
+  for (let i = 0; i < pairs.length; i++) checkPair(pairs[i], `pairs[${i}]`);
+}
+
+/** Throws when a path or name holds a NUL character, which no file system accepts (Node would throw a bare TypeError). */
+export function checkNoNul(value: string, where: string): void {
+  if (value.includes('\0')) throw new InvalidArgumentError(`${where} must not contain a NUL character, got ${JSON.stringify(value)}`);
 }

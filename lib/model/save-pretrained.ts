@@ -22,8 +22,9 @@ import { optionNames } from '../option-names.js';
 import { ACTIVATION_CLASS_PATHS } from './activation.js';
 import type { ConfigJson } from './config.js';
 import { LOSS_PLOT_FILE, renderLossPlot } from './loss-plot.js';
-import { isTrained, labelNames, type ModelCardData, type ModelCardModel, renderModelCard } from './model-card.js';
 import type { LoadedCard } from './model-card-origin.js';
+import { isTrained, labelNames, type ModelCardData, type ModelCardModel, renderModelCard } from './model-card.js';
+import { checkNoNul } from './pairs.js';
 
 /** What a saved directory is made of: a {@link CrossEncoder} is one (`weights` come beside it). */
 export interface SavableModel extends ModelCardModel {
@@ -76,6 +77,7 @@ export async function savePretrained(
   if (typeof dir !== 'string' || dir.length === 0) {
     throw new InvalidArgumentError('savePretrained(dir): dir must be a non-empty string');
   }
+  checkNoNul(dir, 'savePretrained(dir): dir');
   if (options.modelId !== undefined && (typeof options.modelId !== 'string' || options.modelId === '')) {
     throw new InvalidArgumentError(`savePretrained(): modelId must be a non-empty string, got ${JSON.stringify(options.modelId)}`);
   }
