@@ -186,6 +186,23 @@ describe('a run that cannot go on', () => {
     expect((await regardless.train()).globalStep).toBe(3);
   });
 
+  it('lets a predict during training see one version of the weights, and training go on', async () => {
+    const model = await tiny();
+    // Two distinct pairs, each repeated: within one call, all copies of a pair must score the same.
+    const pairs = Array.from({ length: 16 }, (_, i) => [rows[i % 2].query, rows[i % 2].document] as const);
+    const trainer = new CrossEncoderTrainer({ model, trainDataset: rows, args: { ...args('concurrent'), maxSteps: 8, perDeviceTrainBatchSize: 2, learningRate: 1e-3 } });
+    let finished = false;
+    const training = trainer.train().finally(() => (finished = true));
+    const versions = new Set<number>();
+    while (!finished) {
+      const scores = (await model.predict(pairs, { batchSize: 1 })) as Float32Array;
+      for (let i = 2; i < scores.length; i++) expect(scores[i]).toBe(scores[i % 2]);
+      versions.add(scores[0]);
+    }
+    expect((await training).globalStep).toBe(8);
+    expect(versions.size).toBeGreaterThan(1); // the weights did change between calls
+  });
+
   it('refuses a second train() while one runs', async () => {
     const trainer = new CrossEncoderTrainer({ model: await tiny(), trainDataset: rows, args: args('twice') });
     const first = trainer.train();

@@ -24,12 +24,13 @@ import {
 } from './config.js';
 import { modelFamily } from './families/index.js';
 import { checkLongDocumentOptions, encodeWindowedPairs, type LongDocumentOptions, maxOverWindows } from './long-documents.js';
-import type { ModelCardData } from './model-card.js';
 import { readLoadedCard, type LoadedCard } from './model-card-origin.js';
+import type { ModelCardData } from './model-card.js';
 import { checkNoNul, checkPairs, type Pair } from './pairs.js';
 import { scoreStream } from './predict-stream.js';
 import { savePretrained, SAVE_PRETRAINED_OPTION_NAMES, type SavePretrainedOptions } from './save-pretrained.js';
 import { type Score, type Scores, toScores } from './scores.js';
+import { WeightsLock } from './weights-lock.js';
 
 export type { Pair } from './pairs.js';
 
@@ -144,6 +145,13 @@ export function nativeModelOf(model: CrossEncoder, what = 'the trainer'): Native
   return nativeOf(model, what);
 }
 
+let weightsLockFor: (model: CrossEncoder) => WeightsLock;
+
+/** @internal The lock a training step takes to change a model's weights (see {@link WeightsLock}). */
+export function weightsLockOf(model: CrossEncoder): WeightsLock {
+  return weightsLockFor(model);
+}
+
 /**
  * A cross-encoder reranker backed by libtorch. Create one with {@link CrossEncoder.fromPretrained};
  * free its native memory with {@link CrossEncoder.dispose} (or `await using`).
@@ -164,6 +172,8 @@ export class CrossEncoder<NumLabels extends number = number> {
   readonly tokenizer: CrossEncoderTokenizer;
   /** The libtorch half: weights and forward pass (see {@link nativeModelOf}). */
   readonly #native: NativeModel;
+  /** predict holds it shared for a whole call, a training step exclusively: one weight version per call. */
+  readonly #weights = new WeightsLock();
   /** What the model card of the next save describes (base model, training run); the trainer fills it. */
   modelCardData: ModelCardData = {};
   /** The model card the model was loaded with, saved again while it is not trained. */
@@ -193,6 +203,7 @@ export class CrossEncoder<NumLabels extends number = number> {
   }
 
   static {
+    weightsLockFor = (model) => model.#weights;
     nativeOf = (model, what) => {
       model.#checkLive(what);
       return model.#native;
@@ -283,7 +294,8 @@ export class CrossEncoder<NumLabels extends number = number> {
   }
 
   async #scores(pairs: readonly Pair[], options: PredictOptions): Promise<Float32Array | Float32Array[]> {
-    const logits = await this.predictLogits(pairs, options);
+    // All the call's forwards under one read: a training step cannot change the weights between them.
+    const logits = await this.#weights.read(() => this.predictLogits(pairs, options));
     applyActivation(logits, this.numLabels, options.activation ?? this.activation);
     return toScores(logits, this.numLabels);
   }
@@ -446,7 +458,7 @@ export class CrossEncoder<NumLabels extends number = number> {
    * service's batcher (lib/serving/batcher.ts), which form their own batches.
    */
   forward(encodings: readonly PairEncoding[]): Promise<Float32Array> {
-    return this.#track('forward()', () => this.#native.forward(this.tokenizer.collate(encodings)));
+    return this.#track('forward()', () => this.#weights.read(() => this.#native.forward(this.tokenizer.collate(encodings))));
   }
 }
 

@@ -14,7 +14,7 @@ import { AbortError, InvalidArgumentError, NonFiniteLossError } from '../errors.
 import type { CrossEncoderEvaluator } from '../evaluation/evaluator.js';
 import { checkLogger, type Logger } from '../logger.js';
 import { MODEL_FILE } from '../model-files.js';
-import { type CrossEncoder, nativeModelOf } from '../model/cross-encoder.js';
+import { type CrossEncoder, nativeModelOf, weightsLockOf } from '../model/cross-encoder.js';
 import { type NativeLabelledBatch, NativeTrainer } from '../native.js';
 import { checkOptionNames, optionNames } from '../option-names.js';
 import type { PairEncoding } from '../tokenizer/tokenizer.js';
@@ -221,7 +221,8 @@ export class CrossEncoderTrainer {
       if (skip === 0) await trainer.drawLoaderSeed();
       let batchesDone = skip * args.gradientAccumulationSteps;
       for (const micro of steps.slice(skip)) {
-        const result = await trainer.step(micro.map((rows) => this.labelledBatch(rows, this.trainDataset, this.encodings)));
+        const batches = micro.map((rows) => this.labelledBatch(rows, this.trainDataset, this.encodings));
+        const result = await weightsLockOf(this.model).write(() => trainer.step(batches));
         if (this.stopOnNonFiniteLoss && !Number.isFinite(result.loss)) {
           throw new NonFiniteLossError(
             `training stopped at step ${this.state.globalStep + 1} of ${schedule.maxSteps}: the loss is ${result.loss} ` +
@@ -253,8 +254,9 @@ export class CrossEncoderTrainer {
       await this.maybeEvaluateAndSave(trainer);
     }
 
-    if (args.loadBestModelAtEnd && this.state.bestModelCheckpoint) {
-      await nativeModelOf(this.model).loadWeights(path.join(this.state.bestModelCheckpoint, MODEL_FILE.safetensors));
+    const best = this.state.bestModelCheckpoint;
+    if (args.loadBestModelAtEnd && best) {
+      await weightsLockOf(this.model).write(() => nativeModelOf(this.model).loadWeights(path.join(best, MODEL_FILE.safetensors)));
     }
     const runtime = (performance.now() - started) / 1000;
     const stepsRun = this.state.globalStep - firstStep;
@@ -443,7 +445,7 @@ export class CrossEncoderTrainer {
 
   private async resume(dir: string, trainer: NativeTrainer): Promise<void> {
     const saved = await readTrainerState(dir);
-    await nativeModelOf(this.model).loadWeights(path.join(dir, MODEL_FILE.safetensors));
+    await weightsLockOf(this.model).write(() => nativeModelOf(this.model).loadWeights(path.join(dir, MODEL_FILE.safetensors)));
     await trainer.loadState(dir);
     if (trainer.stepsTaken() !== saved.globalStep) {
       throw new InvalidArgumentError(
