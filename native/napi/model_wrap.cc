@@ -46,6 +46,20 @@ BertConfig config_from_js(const Napi::Value& value) {
 
 Napi::Value undefined(Napi::Env env, bool&) { return env.Undefined(); }
 
+// Runs `change` on the compute thread under the exclusive lock (it changes or frees the weights,
+// so no forward may read them meanwhile); the Promise resolves to undefined.
+template <typename Change>
+Napi::Promise run_exclusive(Napi::Env env, std::shared_ptr<ModelHandle> handle, Change change) {
+  return AsyncTask<bool>::Run(
+      env,
+      [handle, change] {
+        std::unique_lock<std::shared_mutex> lock(handle->mutex);
+        change(*handle);
+        return true;
+      },
+      undefined);
+}
+
 std::string string_arg(const Napi::CallbackInfo& info, size_t index, const char* what) {
   if (info.Length() <= index || !info[index].IsString()) throw ArgumentError(std::string(what) + " must be a string");
   return info[index].As<Napi::String>().Utf8Value();
@@ -161,15 +175,7 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::InitClassifier(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    auto handle = handle_;
-    return AsyncTask<bool>::Run(
-        info.Env(),
-        [handle] {
-          std::unique_lock<std::shared_mutex> lock(handle->mutex);
-          handle->live()->init_classifier();
-          return true;
-        },
-        undefined);
+    return run_exclusive(info.Env(), handle_, [](ModelHandle& handle) { handle.live()->init_classifier(); });
   });
 }
 
@@ -183,15 +189,9 @@ Napi::Value ModelWrap::InitWeights(const Napi::CallbackInfo& info) {
       throw ArgumentError("initWeights(seed, padTokenId): seed must be a non-negative integer");
     }
     const int64_t pad_token_id = info[1].As<Napi::Number>().Int64Value();
-    auto handle = handle_;
-    return AsyncTask<bool>::Run(
-        info.Env(),
-        [handle, seed, pad_token_id] {
-          std::unique_lock<std::shared_mutex> lock(handle->mutex);
-          handle->live()->init_weights(static_cast<uint64_t>(seed), pad_token_id);
-          return true;
-        },
-        undefined);
+    return run_exclusive(info.Env(), handle_, [seed, pad_token_id](ModelHandle& handle) {
+      handle.live()->init_weights(static_cast<uint64_t>(seed), pad_token_id);
+    });
   });
 }
 
@@ -199,15 +199,7 @@ Napi::Value ModelWrap::InitWeights(const Napi::CallbackInfo& info) {
 // submission order), and under the exclusive lock, so no forward still reads the weights.
 Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    auto handle = handle_;
-    return AsyncTask<bool>::Run(
-        info.Env(),
-        [handle] {
-          std::unique_lock<std::shared_mutex> lock(handle->mutex);
-          handle->dispose();
-          return true;
-        },
-        undefined);
+    return run_exclusive(info.Env(), handle_, [](ModelHandle& handle) { handle.dispose(); });
   });
 }
 
