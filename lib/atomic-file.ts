@@ -2,10 +2,14 @@
  * Writing files and directories so that a crash never leaves a half-written one: everything is
  * written under a temporary sibling name, then renamed over the target (atomic on POSIX file
  * systems, since the sibling is on the same file system). The one place the project does this.
+ *
+ * Every temporary name carries the writer's pid, so that a later process can tell what a dead
+ * writer (`kill -9`, power loss) left behind from a save still running: the next directory save
+ * beside it, and every `train()` in its output directory, put back or delete what the dead left.
  */
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, statfsSync, statSync } from 'node:fs';
-import { lstat, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { CrossEncoderError, FileSystemError } from './errors.js';
@@ -100,15 +104,20 @@ export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
 }
 
 /**
- * Creates the directory `target` whole: `fill` writes its files into a fresh hidden sibling,
- * which then replaces `target` (an existing directory is moved aside first, removed once the new
- * one is in place, and put back if the rename fails). A symlink at `target` is followed, so the
- * directory lands where it points. `what` names the content in errors ("the model").
+ * Creates the directory `target` whole: `fill` writes its files into a fresh hidden sibling
+ * `.<name>.saving-<pid>-<hex>`, which then replaces `target` (an existing directory is moved
+ * aside to `<sibling>.previous` first, removed once the new one is in place, and put back if the
+ * rename fails). A symlink at `target` is followed, so the directory lands where it points.
+ * `what` names the content in errors ("the model").
+ *
+ * It first recovers what an interrupted save of the same target left ({@link recoverInterruptedSave}),
+ * so that `target` is always the old directory or the new one, whenever the writer was killed.
  * @throws FileSystemError naming the path that could not be created or written; errors of `fill`
  * that are already the package's pass through.
  */
 export async function writeDirectoryAtomic(target: string, fill: (staging: string) => Promise<void>, what: string): Promise<void> {
   const destination = await followSymlink(path.resolve(target));
+  await recoverInterruptedSave(destination);
   const staging = await createStagingDirectory(destination, what);
   try {
     await fill(staging);
@@ -132,7 +141,7 @@ async function createStagingDirectory(target: string, what: string): Promise<str
   try {
     await makeDirectory(parent);
     // Not mkdtemp: its 0700 mode would become the saved directory's; mkdir applies the umask.
-    const staging = path.join(parent, `.${path.basename(target)}.saving-${randomBytes(6).toString('hex')}`);
+    const staging = path.join(parent, `.${path.basename(target)}.saving-${process.pid}-${randomBytes(6).toString('hex')}`);
     await mkdir(staging);
     return staging;
   } catch (error) {
@@ -179,4 +188,119 @@ async function renameOrThrow(from: string, to: string, message: string): Promise
   } catch (error) {
     throw new FileSystemError(`${message}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+// `.<name>.saving-<pid>-<12 hex>` (a staging directory) and `….previous` (the old directory moved
+// aside). Greedy `.+`: a checkpoint's model is saved into the checkpoint's own staging directory,
+// so nested names (`..checkpoint-4.saving-1-….saving-1-…`) name that staging directory.
+const STAGING_NAME = /^\.(.+)\.saving-(\d+)-[0-9a-f]{12}(\.previous)?$/;
+// writeFileAtomic's `<name>.<pid>.<8 hex>.tmp`.
+const TEMPORARY_FILE_NAME = /^(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+interface Leftover {
+  name: string;
+  target: string;
+  pid: number;
+  previous: boolean;
+}
+
+function parseStagingName(name: string): Leftover | undefined {
+  const match = STAGING_NAME.exec(name);
+  return match ? { name, target: match[1], pid: Number(match[2]), previous: match[3] !== undefined } : undefined;
+}
+
+/**
+ * Whether process `pid` runs: signal 0 checks without sending anything. EPERM means it runs under
+ * another user. A pid reused since is taken as alive, which only leaves the leftovers in place.
+ */
+function isProcessAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/** Directory entries, or none when `dir` cannot be listed (missing, not a directory, no access). */
+async function entriesOf(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => []);
+}
+
+/**
+ * Recovers what interrupted saves of directory `target` left beside it, when their writer is
+ * dead (its pid no longer runs): if `target` is missing and a `.previous` copy exists, the writer
+ * died between moving the old directory aside and moving the new one in, and the old one is put
+ * back (the newest such copy, if several); every other dead staging or `.previous` directory is
+ * deleted (a staging directory may be incomplete; a `.previous` beside an existing `target` is
+ * the replaced version). Live writers' directories are never touched. Best effort: what cannot
+ * be put back or deleted is reported with a `CrossEncoderWarning`, and the caller goes on.
+ */
+export async function recoverInterruptedSave(target: string): Promise<void> {
+  const resolved = path.resolve(target);
+  const base = path.basename(resolved);
+  const leftovers = (await entriesOf(path.dirname(resolved)))
+    .map(parseStagingName)
+    .filter((leftover): leftover is Leftover => leftover?.target === base);
+  await recoverLeftovers(resolved, leftovers);
+}
+
+/**
+ * {@link recoverInterruptedSave} for every directory in `dir` (`train()` runs it on its output
+ * directory, for the checkpoints), and deletes the temporary files dead writers of
+ * {@link writeFileAtomic} left there (`trainer_state.json.<pid>.<hex>.tmp`).
+ */
+export async function recoverInterruptedSaves(dir: string): Promise<void> {
+  const parent = path.resolve(dir);
+  const byTarget = new Map<string, Leftover[]>();
+  for (const name of await entriesOf(parent)) {
+    const leftover = parseStagingName(name);
+    if (leftover) {
+      byTarget.set(leftover.target, [...(byTarget.get(leftover.target) ?? []), leftover]);
+      continue;
+    }
+    const temporary = TEMPORARY_FILE_NAME.exec(name);
+    if (temporary && !isProcessAlive(Number(temporary[2]))) await removeLeftover(path.join(parent, name));
+  }
+  for (const [target, leftovers] of byTarget) await recoverLeftovers(path.join(parent, target), leftovers);
+}
+
+async function recoverLeftovers(target: string, leftovers: Leftover[]): Promise<void> {
+  const dead = leftovers.filter((leftover) => !isProcessAlive(leftover.pid));
+  if (dead.length === 0) return;
+  const parent = path.dirname(target);
+  // A target that is itself a staging name is a checkpoint's staging directory: nothing to restore.
+  const restorable = !STAGING_NAME.test(path.basename(target)) && (await lstat(target).catch(() => undefined)) === undefined;
+  const previous = restorable ? await newest(parent, dead.filter((leftover) => leftover.previous)) : undefined;
+  if (previous !== undefined) {
+    try {
+      await rename(path.join(parent, previous.name), target);
+    } catch (error) {
+      // ENOENT: another process recovered it first. Anything else (a target that appeared
+      // meanwhile) leaves the copy where it is, to be looked at, rather than deleting it.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        process.emitWarning(`Could not restore ${target} from ${previous.name}: ${(error as Error).message}`, 'CrossEncoderWarning');
+      }
+    }
+  }
+  for (const leftover of dead) {
+    if (leftover !== previous) await removeLeftover(path.join(parent, leftover.name));
+  }
+}
+
+/** The most recently modified of `leftovers` (a later interrupted save moved a newer version aside). */
+async function newest(parent: string, leftovers: Leftover[]): Promise<Leftover | undefined> {
+  let best: { leftover: Leftover; mtime: number } | undefined;
+  for (const leftover of leftovers) {
+    const stats = await lstat(path.join(parent, leftover.name)).catch(() => undefined);
+    if (stats?.isDirectory() && (best === undefined || stats.mtimeMs > best.mtime)) best = { leftover, mtime: stats.mtimeMs };
+  }
+  return best?.leftover;
+}
+
+async function removeLeftover(file: string): Promise<void> {
+  await rm(file, { recursive: true, force: true }).catch((error: Error) =>
+    process.emitWarning(`Could not remove ${file}, left by an interrupted save: ${error.message}`, 'CrossEncoderWarning'),
+  );
 }

@@ -83,7 +83,7 @@ interface AddonModel {
   loadWeights(path: string): Promise<NativeLoadReport>;
   saveWeights(path: string, metadata: Record<string, string>): Promise<void>;
   forward(batch: NativeBatch): Promise<Float32Array>;
-  initClassifier(): Promise<void>;
+  initParameters(names: string[]): Promise<void>;
   initWeights(seed: number, padTokenId: number): Promise<void>;
   dispose(): Promise<void>;
 }
@@ -206,9 +206,12 @@ export class NativeModel {
     return mappedAsync(() => this.#model.forward(batch));
   }
 
-  /** A new classification head, initialised as Hugging Face's `_init_weights` does. */
-  initClassifier(): Promise<void> {
-    return mappedAsync(() => this.#model.initClassifier());
+  /**
+   * Draws the named parameters afresh, as Hugging Face's `_init_weights` does for the ones a
+   * checkpoint lacks (only those: a loaded `classifier.weight` survives a missing bias).
+   */
+  initParameters(names: readonly string[]): Promise<void> {
+    return mappedAsync(() => this.#model.initParameters([...names]));
   }
 
   /** Hugging Face's `_init_weights` for every parameter, drawn from `seed`. */

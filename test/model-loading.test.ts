@@ -3,9 +3,11 @@
  * the file and what is wrong; unusual but valid checkpoints (legacy buffers, base encoders) load.
  * The bad files are built from the tiny test model's bytes in temporary directories.
  */
+import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
@@ -17,7 +19,12 @@ import {
   ModelNotFoundError,
 } from '../lib/index.js';
 
+import type { ConfigJson } from '../lib/model/config.js';
+import { bertNativeConfig, bertParameterCount } from '../lib/model/families/bert.js';
+import { NativeModel } from '../lib/native.js';
+
 import { testModel } from './helpers/models.js';
+import { PYTHON } from './helpers/python.js';
 
 // ---------------------------------------------------------------------------------------------
 // safetensors by hand: 8-byte little-endian header length, JSON header, raw data.
@@ -117,7 +124,7 @@ async function modelDir(options: { files?: Record<string, Buffer | string | obje
   return dir;
 }
 
-async function tinyConfig(changes: Record<string, unknown>): Promise<object> {
+async function tinyConfig(changes: Record<string, unknown>): Promise<ConfigJson> {
   const config = JSON.parse(await readFile(path.join(TINY, 'config.json'), 'utf8'));
   return { ...config, ...changes };
 }
@@ -191,7 +198,12 @@ describe('corrupt model.safetensors', () => {
 
   it('a file shorter than the 8-byte header length', async () => {
     const { file, promise } = await load(Buffer.from([1, 2, 3]));
-    await expectError(promise, ModelFormatError, file, /too short/);
+    // fromPretrained finds it too small for config.json's model before reading it; the reader
+    // itself names the format problem.
+    await expectError(promise, ModelFormatError, file, /can hold at most 1 even as float16/);
+    const native = new NativeModel(bertNativeConfig(await tinyConfig({}), 1, 'config.json'));
+    await expectError(native.loadWeights(file), ModelFormatError, file, /too short/);
+    await native.dispose();
   });
 
   it('a truncated file: tensors past the end of the data', async () => {
@@ -237,12 +249,79 @@ describe('corrupt model.safetensors', () => {
     await expectError(promise, ModelFormatError, `tensor '${name}'`, /unsupported dtype 'Q4_K'/, /supported: .*F32/);
   });
 
+  it('a header length one byte short (every tensor shifted): refused, not loaded as NaN scores', async () => {
+    // The header's JSON ends in padding spaces, so one byte less still parses.
+    const json = JSON.stringify({ __metadata__: tiny.metadata, ...tiny.header });
+    const padded = headerBytes(`${json} `);
+    padded.writeBigUInt64LE(padded.readBigUInt64LE(0) - 1n);
+    const { file, promise } = await load(Buffer.concat([padded, tiny.data]));
+    await expectError(promise, ModelFormatError, file, /1 trailing bytes belong to no tensor/);
+  });
+
+  it('bytes between two tensors', async () => {
+    const header = structuredClone(tiny.header);
+    const [name] = Object.entries(header).sort(([, a], [, b]) => b.data_offsets[0] - a.data_offsets[0])[0];
+    header[name].data_offsets = [header[name].data_offsets[0] + 4, header[name].data_offsets[1] + 4];
+    const { file, promise } = await load(serialize({ ...tiny, header, data: Buffer.concat([tiny.data, Buffer.alloc(4)]) }));
+    await expectError(promise, ModelFormatError, file, `tensor '${name}'`, /leaves a gap after tensor/);
+  });
+
+  it('trailing bytes after the last tensor', async () => {
+    const { file, promise } = await load(Buffer.concat([tinyWeights, Buffer.alloc(16)]));
+    await expectError(promise, ModelFormatError, file, /16 trailing bytes belong to no tensor/);
+  });
+
+  it('a NaN or an infinity in a weight: refused at load, naming the tensor', async () => {
+    for (const [value, shown] of [[Number.NaN, 'nan'], [Number.POSITIVE_INFINITY, 'inf']] as const) {
+      const data = Buffer.from(tiny.data);
+      const name = 'bert.encoder.layer.0.output.dense.weight';
+      data.writeFloatLE(value, tiny.header[name].data_offsets[0] + 4 * 7);
+      const { file, promise } = await load(serialize({ ...tiny, data }));
+      await expectError(promise, ModelFormatError, file, `tensor '${name}' holds 1 non-finite value (the first, ${shown}, at flat index 7)`);
+    }
+  });
+
   it('overlapping tensors', async () => {
     const header = structuredClone(tiny.header);
     const [a, b] = ['bert.pooler.dense.bias', 'classifier.bias'];
     header[b].data_offsets = [header[a].data_offsets[0], header[a].data_offsets[0] + 4];
     const { promise } = await load(serialize({ ...tiny, header }));
     await expectError(promise, ModelFormatError, /overlap/, `'${b}'`);
+  });
+});
+
+describe('a config.json asking for a huge model', () => {
+  // Each would allocate gigabytes if the native model were built first.
+  for (const [what, changes] of [
+    ['hidden_size 65536', { hidden_size: 65536, num_attention_heads: 1 }],
+    ['1024 layers', { num_hidden_layers: 1024 }],
+    ['a vocabulary of 2^31 tokens', { vocab_size: 2 ** 31 - 1 }],
+  ] as const) {
+    it(`${what}: refused before allocating, naming the weights file that cannot hold it`, async () => {
+      const dir = await modelDir({ files: { 'config.json': await tinyConfig(changes) } });
+      const before = process.resourceUsage().maxRSS;
+      const error = await expectError(CrossEncoder.fromPretrained(dir), ModelFormatError, path.join(dir, 'config.json'));
+      expect(error.message).toMatch(/can hold at most [\d,]+ even as float16|over the maxModelBytes limit/);
+      expect((process.resourceUsage().maxRSS - before) * 1024).toBeLessThan(200e6);
+    });
+  }
+
+  it('the parameter count the check uses is the model\'s: the tiny checkpoint\'s element count', async () => {
+    const config = await tinyConfig({});
+    const count = bertParameterCount(bertNativeConfig(config, 1, 'config.json'));
+    const stored = Object.entries(tiny.header)
+      .filter(([name]) => !name.endsWith('position_ids'))
+      .reduce((sum, [, info]) => sum + info.shape.reduce((a, b) => a * b, 1), 0);
+    expect(count.total).toBe(stored);
+    expect(count.head).toBe(32 + 1);
+  });
+
+  it('maxModelBytes: a model above it is refused, also from a config alone', async () => {
+    const config = await tinyConfig({});
+    await expectError(CrossEncoder.fromPretrained(TINY, { maxModelBytes: 1e6 }), ModelFormatError, /over the maxModelBytes limit of 0\.001 GB/);
+    await expectError(CrossEncoder.fromConfig(config, TINY, { maxModelBytes: 1e6 }), ModelFormatError, /over the maxModelBytes limit/);
+    await expectError(CrossEncoder.fromPretrained(TINY, { maxModelBytes: -1 }), InvalidArgumentError, /maxModelBytes must be a positive number/);
+    await (await CrossEncoder.fromPretrained(TINY, { maxModelBytes: tinyWeights.length * 2 })).dispose();
   });
 });
 
@@ -278,6 +357,18 @@ describe('tensors that do not fit config.json', () => {
     for (const name of extra) tensors.set(name, { dtype: 'F32', shape: [32], bytes: Buffer.alloc(128) });
     const dir = await modelDir({ weights: packSafetensors(tensors) });
     await expectError(CrossEncoder.fromPretrained(dir), ModelFormatError, /unexpected tensors: /, ...extra);
+  });
+
+  it('only classifier.bias missing: the loaded classifier.weight is kept, the bias starts at 0', async () => {
+    const tensors = tensorBytes(tiny);
+    const bias = tensors.get('classifier.bias')!.bytes.readFloatLE(0);
+    tensors.delete('classifier.bias');
+    const dir = await modelDir({ weights: packSafetensors(tensors) });
+    const warning = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const withoutBias = (await (await CrossEncoder.fromPretrained(dir)).predict(PAIRS, { activation: 'identity' })) as Float32Array;
+    const original = (await (await CrossEncoder.fromPretrained(TINY)).predict(PAIRS, { activation: 'identity' })) as Float32Array;
+    expect(warning).toHaveBeenCalledWith(expect.stringContaining('classifier.bias'), 'CrossEncoderWarning');
+    for (let i = 0; i < PAIRS.length; i++) expect(withoutBias[i]).toBeCloseTo(original[i] - bias, 5);
   });
 
   it('a float tensor stored with an integer dtype', async () => {
@@ -389,6 +480,43 @@ describe('options', () => {
   });
 });
 
+/** The entries of a zip, from its central directory (no zip64: the test archives are small). */
+function zipEntries(bytes: Buffer): { name: string; size: number; localHeader: number; centralHeader: number; dataStart: number }[] {
+  const eocd = bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = bytes.readUInt16LE(eocd + 10);
+  const entries = [];
+  for (let i = 0, at = bytes.readUInt32LE(eocd + 16); i < count; i++) {
+    const nameLength = bytes.readUInt16LE(at + 28);
+    const localHeader = bytes.readUInt32LE(at + 42);
+    entries.push({
+      name: bytes.subarray(at + 46, at + 46 + nameLength).toString('utf8'),
+      size: bytes.readUInt32LE(at + 24),
+      localHeader,
+      centralHeader: at,
+      dataStart: localHeader + 30 + bytes.readUInt16LE(localHeader + 26) + bytes.readUInt16LE(localHeader + 28),
+    });
+    at += 46 + nameLength + bytes.readUInt16LE(at + 30) + bytes.readUInt16LE(at + 32);
+  }
+  return entries;
+}
+
+/** The biggest tensor storage of a torch.save zip: the word embeddings. */
+function largestStorage(bytes: Buffer): ReturnType<typeof zipEntries>[number] {
+  return zipEntries(bytes)
+    .filter((e) => /\/data\/\d+$/.test(e.name))
+    .reduce((a, b) => (b.size > a.size ? b : a));
+}
+
+/** `bytes` with every entry's CRC-32 recomputed, so that a test reaches the check it is about. */
+function withFixedCrcs(bytes: Buffer): Buffer {
+  for (const e of zipEntries(bytes)) {
+    const crc = crc32(bytes.subarray(e.dataStart, e.dataStart + e.size));
+    bytes.writeUInt32LE(crc, e.centralHeader + 16);
+    bytes.writeUInt32LE(crc, e.localHeader + 14);
+  }
+  return bytes;
+}
+
 describe('corrupt pytorch_model.bin', () => {
   let binBytes: Buffer;
   beforeAll(async () => {
@@ -420,12 +548,56 @@ describe('corrupt pytorch_model.bin', () => {
     // data.pkl is the first entry; its data starts after the local header (30 bytes + its name).
     const dataStart = 30 + bytes.readUInt16LE(26) + bytes.readUInt16LE(28);
     bytes.fill(0x41, dataStart, dataStart + 16);
-    const { file, promise } = await load(bytes);
+    const { file, promise } = await load(withFixedCrcs(bytes)); // past the CRC check, to the unpickler
     await expectError(promise, ModelFormatError, file, /data\.pkl/, /unsupported pickle opcode/);
   });
 
+  it('a flipped bit in a storage fails its CRC-32', async () => {
+    const bytes = Buffer.from(binBytes);
+    const storage = largestStorage(bytes); // a weight (small ones may be buffers that are never read)
+    bytes[storage.dataStart + Math.floor(storage.size / 2)] ^= 0x10;
+    const { file, promise } = await load(bytes);
+    await expectError(promise, ModelFormatError, file, `zip entry '${storage.name}' fails its CRC-32 check`);
+  });
+
+  it('a corrupt local header (data shifted by its extra-field length) fails its CRC-32', async () => {
+    const bytes = Buffer.from(binBytes);
+    const storage = largestStorage(bytes);
+    // torch.save pads with an extra field; shortening it by 4 makes the data start 4 bytes early.
+    const extra = bytes.readUInt16LE(storage.localHeader + 28);
+    expect(extra).toBeGreaterThanOrEqual(4);
+    bytes.writeUInt16LE(extra - 4, storage.localHeader + 28);
+    const { file, promise } = await load(bytes);
+    await expectError(promise, ModelFormatError, file, `zip entry '${storage.name}' fails its CRC-32 check`);
+  });
+
+  it('a stride-0 view of one element (a memory bomb) is refused before it is materialised', async () => {
+    // 4 GB as float32 if expanded, 4 bytes in the file, beside the tiny model's real tensors.
+    const source = path.join(testModel('tiny-bin'), 'pytorch_model.bin');
+    const script = [
+      'import sys, torch',
+      'state = torch.load(sys.argv[1])',
+      'state[sys.argv[3]] = torch.zeros(1).expand(1_000_000_000)',
+      'torch.save(state, sys.argv[2])',
+    ].join('\n');
+    for (const name of ['bert.pooler.dense.weight', 'bomb']) {
+      const file = path.join(workDir, `bomb-${name}.bin`);
+      const python = spawnSync(PYTHON, ['-c', script, source, file, name]);
+      expect(python.status, python.stderr.toString()).toBe(0);
+      const before = process.resourceUsage().maxRSS;
+      const { promise } = await load(await readFile(file));
+      const expected =
+        name === 'bomb'
+          ? /unexpected tensors: bomb/
+          : /'bert\.pooler\.dense\.weight' has shape \[1000000000\] but the model \(from config\.json\) expects \[32, 32\]/;
+      await expectError(promise, ModelFormatError, expected);
+      expect((process.resourceUsage().maxRSS - before) * 1024).toBeLessThan(500e6);
+    }
+  });
+
+
   it('bytes that are not a zip at all', async () => {
-    const { file, promise } = await load(Buffer.from('this is not a torch.save file'));
+    const { file, promise } = await load(Buffer.alloc(binBytes.length, 'this is not a torch.save file'));
     await expectError(promise, ModelFormatError, file, /not a torch\.save zip archive/);
   });
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 
 import { checkSignal, throwIfAborted } from '../abort.js';
+import { recoverInterruptedSave } from '../atomic-file.js';
 import { DisposedError, InvalidArgumentError, ModelFormatError } from '../errors.js';
 import { type HubOptions, resolveModelDirectory } from '../hub/index.js';
 import { MODEL_FILE, WEIGHT_FILES } from '../model-files.js';
@@ -26,6 +27,7 @@ import { modelFamily } from './families/index.js';
 import { checkLongDocumentOptions, encodeWindowedPairs, type LongDocumentOptions, maxOverWindows } from './long-documents.js';
 import { readLoadedCard, type LoadedCard } from './model-card-origin.js';
 import type { ModelCardData } from './model-card.js';
+import { checkModelSize, resolveMaxModelBytes } from './model-size.js';
 import { checkNoNul, checkPairs, type Pair } from './pairs.js';
 import { scoreStream } from './predict-stream.js';
 import { savePretrained, SAVE_PRETRAINED_OPTION_NAMES, type SavePretrainedOptions } from './save-pretrained.js';
@@ -51,6 +53,11 @@ export interface CrossEncoderOptions<NumLabels extends number = number> extends 
   maxLength?: number;
   /** Activation applied to logits by `predict`. Default: what the model's config stores, else sigmoid for one label, identity otherwise. */
   activation?: Activation;
+  /**
+   * The largest model (float32 weight bytes) a config.json may ask for; a larger one is refused
+   * before anything is allocated. Default 8 GiB.
+   */
+  maxModelBytes?: number;
 }
 
 /** Options of {@link CrossEncoder.predict}. */
@@ -121,7 +128,12 @@ const HUB_OPTION_NAMES = optionNames<HubOptions>({
   endpoint: true,
   showProgress: true,
 });
-const MODEL_OPTION_NAMES = optionNames<Omit<CrossEncoderOptions, keyof HubOptions>>({ numLabels: true, maxLength: true, activation: true });
+const MODEL_OPTION_NAMES = optionNames<Omit<CrossEncoderOptions, keyof HubOptions>>({
+  numLabels: true,
+  maxLength: true,
+  activation: true,
+  maxModelBytes: true,
+});
 const FROM_PRETRAINED_OPTION_NAMES = [...MODEL_OPTION_NAMES, ...HUB_OPTION_NAMES];
 const FROM_CONFIG_OPTION_NAMES = [...MODEL_OPTION_NAMES, 'seed'];
 const PREDICT_OPTION_NAMES = optionNames<PredictOptions>({
@@ -212,7 +224,8 @@ export class CrossEncoder<NumLabels extends number = number> {
 
   /**
    * Loads a model from a local directory or a Hugging Face hub id (resolved in the local
-   * Hugging Face cache, downloaded when missing unless offline).
+   * Hugging Face cache, downloaded when missing unless offline). A local directory whose save
+   * was killed between its two renames is first put back from the copy the save moved aside.
    *
    * @example
    * const model = await CrossEncoder.fromPretrained('cross-encoder/ms-marco-MiniLM-L6-v2', { numLabels: 1 });
@@ -227,11 +240,13 @@ export class CrossEncoder<NumLabels extends number = number> {
     }
     checkNoNul(nameOrPath, 'fromPretrained(nameOrPath): nameOrPath');
     checkOptionNames('fromPretrained()', options, FROM_PRETRAINED_OPTION_NAMES);
+    // A save killed between its two renames leaves no directory and the old one aside: put it back.
+    if (!(await access(nameOrPath).then(() => true, () => false))) await recoverInterruptedSave(nameOrPath);
     const modelPath = await resolveModelDirectory(nameOrPath, options);
     const configFile = path.join(modelPath, MODEL_FILE.config);
     const loadedCard = await readLoadedCard(nameOrPath, modelPath);
-    const model = await CrossEncoder.create<N>(modelPath, await readConfigJson(modelPath), configFile, options, loadedCard);
     const weightsFile = await findWeightsFile(modelPath);
+    const model = await CrossEncoder.create<N>(modelPath, await readConfigJson(modelPath), configFile, options, loadedCard, weightsFile);
     const report = await model.#native.loadWeights(weightsFile);
     await checkLoadReport(report, weightsFile, model.#native);
     if (loadedCard.hubId !== undefined) model.modelCardData.baseModel = loadedCard.hubId;
@@ -257,17 +272,24 @@ export class CrossEncoder<NumLabels extends number = number> {
     return model;
   }
 
-  /** Everything but the weights: config, tokenizer, native model. `configFile` names the config in errors. */
+  /**
+   * Everything but the weights: config, tokenizer, native model. `configFile` names the config in
+   * errors; the model's size is checked against `weightsFile` (when loading one) before it is built.
+   */
   private static async create<N extends number>(
     modelPath: string,
     config: ConfigJson,
     configFile: string,
     options: Omit<CrossEncoderOptions<N>, keyof HubOptions>,
     loadedCard?: LoadedCard,
+    weightsFile?: string,
   ): Promise<CrossEncoder<N>> {
     if (options.activation !== undefined) checkActivation(options.activation, 'options.activation');
+    const maxModelBytes = resolveMaxModelBytes(options.maxModelBytes);
     const numLabels = resolveNumLabels(config, options.numLabels);
-    const nativeConfig = modelFamily(config, configFile).nativeConfig(config, numLabels, configFile);
+    const family = modelFamily(config, configFile);
+    const nativeConfig = family.nativeConfig(config, numLabels, configFile);
+    await checkModelSize(family.parameterCount(nativeConfig), configFile, maxModelBytes, weightsFile);
     const tokenizer = await CrossEncoderTokenizer.fromDirectory(modelPath);
     const maxLength = resolveMaxLength(options.maxLength, tokenizer.modelMaxLength, nativeConfig.max_position_embeddings);
     const activation = options.activation ?? resolveActivation(config, numLabels, configFile);
@@ -556,7 +578,7 @@ async function checkLoadReport(report: NativeLoadReport, file: string, model: Na
     throw new ModelFormatError(`${file} does not match config.json: ${parts.join('; ')}`);
   }
   if (report.missing.length > 0) {
-    await model.initClassifier();
+    await model.initParameters(report.missing);
     process.emitWarning(
       `${file} has no classification head (${report.missing.join(', ')}); a new one was initialised and must be trained before its scores mean anything`,
       'CrossEncoderWarning',

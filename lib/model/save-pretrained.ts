@@ -63,7 +63,10 @@ const TRANSFORMER_MODULE_TYPE = 'sentence_transformers.base.modules.transformer.
 /**
  * Writes the model into `dir`. The files are written to a temporary sibling directory that
  * replaces `dir` only once complete, so an interrupted or failed save never leaves a partial
- * model at `dir`; an existing `dir` is replaced (and restored if the replacement fails).
+ * model at `dir`; an existing `dir` is replaced (and restored if the replacement fails). A
+ * process killed mid-save leaves hidden siblings named with its pid; the next save of `dir` (or
+ * `fromPretrained(dir)` when `dir` is missing) puts the old directory back or deletes them, so
+ * `dir` is always the old model or the new one.
  * @throws InvalidArgumentError for an empty `dir`.
  * @throws FileSystemError naming the path that could not be created or written.
  */

@@ -5,10 +5,11 @@
  * and the bookkeeping; each optimiser step runs natively on the compute thread. What a run
  * prints and records for the model card are callbacks (progress-callback, model-card-callback).
  */
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import { checkSignal } from '../abort.js';
-import { checkDirectoryCreatable, makeDirectory, writeDirectoryAtomic, writeJsonAtomic } from '../atomic-file.js';
+import { checkDirectoryCreatable, makeDirectory, recoverInterruptedSaves, writeDirectoryAtomic, writeJsonAtomic } from '../atomic-file.js';
 import { type PairDataset, type PairInput, toPairDataset } from '../datasets.js';
 import { AbortError, InvalidArgumentError, NonFiniteLossError } from '../errors.js';
 import type { CrossEncoderEvaluator } from '../evaluation/evaluator.js';
@@ -35,7 +36,10 @@ import {
   readTrainerState,
   resolveResumeCheckpoint,
   rotateCheckpoints,
+  TRAINER_STATE_FILE,
   TRAINING_ARGS_FILE,
+  verifyCheckpoint,
+  writeCheckpointHashes,
   writeTrainerState,
 } from './checkpoints.js';
 import { LoggingCallback } from './logging-callback.js';
@@ -76,7 +80,12 @@ export interface CrossEncoderTrainerOptions {
 
 /** Options of {@link CrossEncoderTrainer.train}. */
 export interface TrainOptions {
-  /** A checkpoint directory, or `true` for the latest one in `outputDir`. */
+  /**
+   * A checkpoint directory, or `true` for the latest one in `outputDir`. Its files are checked
+   * against the sha256 recorded in its `checkpoint_hashes.json` first: a weight, optimiser, RNG
+   * or state file changed since the save is a `ModelFormatError` naming it. A checkpoint
+   * saved without that file (by an older version) resumes unverified, with a `CrossEncoderWarning`.
+   */
   resumeFromCheckpoint?: string | boolean;
   /**
    * Stops the run after the step in progress: a checkpoint of that step is saved (unless
@@ -172,7 +181,9 @@ export class CrossEncoderTrainer {
 
   /**
    * Trains; resolves when the last step (or an early stop) is done. One run at a time: a second
-   * call while one runs is refused, since both would step the same weights and optimiser.
+   * call while one runs is refused, since both would step the same weights and optimiser. It
+   * first cleans `outputDir` of what checkpoint saves of a killed process left (hidden
+   * `.checkpoint-<step>.saving-<pid>-…` directories of pids no longer running).
    */
   async train(options: TrainOptions = {}): Promise<TrainOutput> {
     checkOptionNames('train()', options, TRAIN_OPTION_NAMES);
@@ -189,6 +200,8 @@ export class CrossEncoderTrainer {
     const signal = checkSignal(options.signal, 'train(): options.signal');
     const args = this.args;
     await makeDirectory(args.outputDir, 'the output directory (outputDir)');
+    // Checkpoint saves of a killed run: put back or delete what they left, before listing checkpoints.
+    await recoverInterruptedSaves(args.outputDir);
     const schedule = this.schedule();
     const trainer = (this.nativeTrainer = this.createNativeTrainer(schedule));
     this.encodings = this.trainDataset.map((row) =>
@@ -433,9 +446,14 @@ export class CrossEncoderTrainer {
       dir,
       async (staging) => {
         await this.model.savePretrained(staging);
+        const modelFiles = new Set(await readdir(staging));
         await trainer.saveState(staging);
+        // Whatever files the native trainer writes (optimiser, RNG state), without naming them here.
+        const stateFiles = (await readdir(staging)).filter((name) => !modelFiles.has(name)).sort();
         await writeTrainerState(staging, this.state, args);
         await writeJsonAtomic(path.join(staging, TRAINING_ARGS_FILE), args);
+        // The files a resume reads; last, so that they are all complete.
+        await writeCheckpointHashes(staging, this.state.globalStep, [MODEL_FILE.safetensors, ...stateFiles, TRAINER_STATE_FILE]);
       },
       `checkpoint ${this.state.globalStep}`,
     );
@@ -445,6 +463,7 @@ export class CrossEncoderTrainer {
 
   private async resume(dir: string, trainer: NativeTrainer): Promise<void> {
     const saved = await readTrainerState(dir);
+    await verifyCheckpoint(dir, saved.globalStep);
     await weightsLockOf(this.model).write(() => nativeModelOf(this.model).loadWeights(path.join(dir, MODEL_FILE.safetensors)));
     await trainer.loadState(dir);
     if (trainer.stepsTaken() !== saved.globalStep) {

@@ -1,6 +1,7 @@
 #include "formats/safetensors.h"
 
 #include <algorithm>
+#include <memory>
 #include <set>
 
 #include <ATen/ATen.h>
@@ -142,21 +143,32 @@ void check_metadata(const std::string& path, const json::Value& metadata) {
   }
 }
 
-void check_no_overlap(const std::string& path, const std::vector<TensorEntry>& entries) {
+// As Rust safetensors requires: sorted by offset, the tensors tile the data section exactly. A
+// gap, an overlap or trailing bytes means the header and the data disagree (a header length off
+// by one shifts every tensor), so the bytes cannot be trusted to be the tensors they claim to be.
+void check_exact_cover(const std::string& path, const std::vector<TensorEntry>& entries, uint64_t data_size) {
   std::vector<const TensorEntry*> sorted;
-  for (const TensorEntry& e : entries) {
-    if (e.end > e.begin) sorted.push_back(&e);  // empty tensors occupy no bytes
-  }
-  std::sort(sorted.begin(), sorted.end(),
-            [](const TensorEntry* a, const TensorEntry* b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < sorted.size(); ++i) {
-    const TensorEntry& prev = *sorted[i - 1];
-    const TensorEntry& cur = *sorted[i];
-    if (cur.begin < prev.end) {
-      throw FormatError(path + ": tensors '" + prev.name + "' (bytes " + span_string(prev.begin, prev.end) +
-                        ") and '" + cur.name + "' (bytes " + span_string(cur.begin, cur.end) +
-                        ") overlap");
+  for (const TensorEntry& e : entries) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](const TensorEntry* a, const TensorEntry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t covered = 0;
+  const TensorEntry* previous = nullptr;
+  for (const TensorEntry* e : sorted) {
+    if (e->begin != covered) {
+      const std::string here = path + ": tensor '" + e->name + "' (bytes " + span_string(e->begin, e->end) + ") ";
+      const std::string rule = "; the header's data_offsets must tile the data section exactly";
+      if (!previous) throw FormatError(here + "leaves the first " + std::to_string(e->begin) + " bytes of the data section unused" + rule);
+      throw FormatError(here + (e->begin < covered ? "overlaps" : "leaves a gap after") + " tensor '" + previous->name +
+                        "' (bytes " + span_string(previous->begin, previous->end) + ")" + rule);
     }
+    covered = e->end;
+    previous = e;
+  }
+  if (covered != data_size) {
+    throw FormatError(path + ": the tensors cover " + std::to_string(covered) + " bytes of the " +
+                      std::to_string(data_size) + "-byte data section; " + std::to_string(data_size - covered) +
+                      " trailing bytes belong to no tensor (a wrong header length, or a corrupt file)");
   }
 }
 
@@ -176,7 +188,7 @@ std::vector<TensorEntry> parse_header(const std::string& path, const std::string
     }
     entries.push_back(parse_entry(path, name, info, data_size));
   }
-  check_no_overlap(path, entries);
+  check_exact_cover(path, entries, data_size);
   return entries;
 }
 
@@ -223,35 +235,39 @@ std::string header_json(const NamedTensors& tensors, const std::vector<const Dty
 
 }  // namespace
 
-NamedTensors read_safetensors(const std::string& path) {
-  InputFile file(path);
-  if (file.size() < 8) {
-    throw FormatError(path + ": file is " + std::to_string(file.size()) +
+StoredTensors scan_safetensors(const std::string& path) {
+  auto file = std::make_shared<InputFile>(path);
+  if (file->size() < 8) {
+    throw FormatError(path + ": file is " + std::to_string(file->size()) +
                       " bytes, too short for a safetensors header length (8 bytes)");
   }
   unsigned char length_bytes[8];
-  file.read(0, length_bytes, 8);
+  file->read(0, length_bytes, 8);
   const uint64_t header_size = le64(length_bytes);
-  if (header_size > file.size() - 8) {
+  if (header_size > file->size() - 8) {
     throw FormatError(path + ": header length " + std::to_string(header_size) +
-                      " exceeds the file size (" + std::to_string(file.size()) +
+                      " exceeds the file size (" + std::to_string(file->size()) +
                       " bytes); not a safetensors file, or truncated");
   }
   if (header_size > kMaxHeaderBytes) {
     throw FormatError(path + ": header length " + std::to_string(header_size) + " exceeds the " +
                       std::to_string(kMaxHeaderBytes) + "-byte limit");
   }
-  const std::string header = file.read_string(8, header_size);
+  const std::string header = file->read_string(8, header_size);
   const uint64_t data_start = 8 + header_size;
-  const std::vector<TensorEntry> entries = parse_header(path, header, file.size() - data_start);
-
-  NamedTensors tensors;
-  tensors.reserve(entries.size());
-  for (const TensorEntry& entry : entries) {
-    tensors.emplace_back(entry.name, read_tensor(file, data_start, entry));
+  StoredTensors stored;
+  for (TensorEntry& entry : parse_header(path, header, file->size() - data_start)) {
+    StoredTensor t;
+    t.name = entry.name;
+    t.dtype = entry.dtype->type;
+    t.shape = entry.shape;
+    t.read = [file, data_start, entry] { return read_tensor(*file, data_start, entry); };
+    stored.push_back(std::move(t));
   }
-  return tensors;
+  return stored;
 }
+
+NamedTensors read_safetensors(const std::string& path) { return read_all(scan_safetensors(path)); }
 
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {

@@ -10,9 +10,12 @@
 
 namespace tce {
 
-// Reads every tensor, in header order, after validating the whole header: known dtype,
-// shape × dtype size == span length, spans inside the data section and not overlapping.
-// F16/BF16/F64 become float32. Throws FormatError / IoError naming the file and the problem.
+// Validates the whole header — known dtypes, shape × dtype size == span length, spans that tile
+// the data section exactly — and returns the tensors in header order, unread; each read()
+// gives float32 for F16/BF16/F64. Throws FormatError / IoError naming the file and the problem.
+StoredTensors scan_safetensors(const std::string& path);
+
+// scan_safetensors, with every tensor read.
 NamedTensors read_safetensors(const std::string& path);
 
 // Writes the tensors in the given order (CPU; F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL),

@@ -142,6 +142,13 @@ void AtomicFileWriter::sync_parent_directory() {
 #endif
 }
 
+NamedTensors read_all(const StoredTensors& stored) {
+  NamedTensors tensors;
+  tensors.reserve(stored.size());
+  for (const StoredTensor& t : stored) tensors.emplace_back(t.name, t.read());
+  return tensors;
+}
+
 // ---- Dtypes and sizes --------------------------------------------------------------------
 
 at::Tensor to_float32_if_floating(const at::Tensor& tensor) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,21 @@ namespace tce {
 // Tensors by state-dict name, in file order. Every tensor is CPU, contiguous and owns its
 // memory; floating tensors are float32, integer and bool tensors keep their dtype.
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+// A tensor of a weight file as its header describes it, read only when asked: a loader checks
+// names and shapes against the model first, so a file cannot make it allocate more than the
+// model it fills, and never reads tensors the model has no use for.
+struct StoredTensor {
+  std::string name;
+  at::ScalarType dtype;  // as stored
+  std::vector<int64_t> shape;
+  // The tensor as NamedTensors holds it. Each call reads the file again.
+  std::function<at::Tensor()> read;
+};
+using StoredTensors = std::vector<StoredTensor>;
+
+// Reads every stored tensor, in order.
+NamedTensors read_all(const StoredTensors& stored);
 
 // A regular file opened for reads at absolute offsets. Every read is checked against the file
 // size, so a corrupt length or offset becomes a FormatError instead of a read past the end.

@@ -1,8 +1,8 @@
 #include "formats/torch_bin.h"
 
 #include <map>
+#include <memory>
 #include <set>
-#include <unordered_set>
 
 #include <ATen/ATen.h>
 
@@ -17,48 +17,54 @@ namespace {
 using pickle::a_kind;
 using pickle::Kind;
 using pickle::Obj;
-using pickle::PyObject;
 using pickle::Unpickler;
 
 class TorchArchive {
  public:
-  explicit TorchArchive(InputFile& file) : file_(file), zip_(open_zip(file)) {
+  explicit TorchArchive(const std::string& path) : file_(path), zip_(open_zip(file_)) {
     find_prefix();
     check_byte_order();
   }
+
+  const std::string& path() const { return file_.path(); }
 
   std::string read_pickle() {
     const std::string name = prefix_ + "data.pkl";
     return zip_.read(name, *zip_.find(name));
   }
 
-  // The flat storage `key` as a 1-D tensor of `numel` elements of `dtype`, read once and shared.
-  at::Tensor load_storage(const std::string& key, at::ScalarType dtype, uint64_t numel) {
-    const std::string name = prefix_ + "data/" + key;
+  // Checks the record a view lives in, without reading it, and counts the view as a reader of it.
+  void add_view(const pickle::TensorView& view) {
+    const std::string name = prefix_ + "data/" + view.storage_key;
     const std::string where = file_.path() + ": storage '" + name + "'";
-    const auto cached = storages_.find(key);
-    if (cached != storages_.end()) {
-      if (cached->second.scalar_type() != dtype || static_cast<uint64_t>(cached->second.numel()) != numel) {
-        throw FormatError(where + " is referenced with two different types or sizes");
-      }
-      return cached->second;
-    }
     const ZipEntry* entry = zip_.find(name);
     if (!entry) throw FormatError(where + " is referenced by data.pkl but missing from the archive");
-    const uint64_t element_size = c10::elementSize(dtype);
-    uint64_t nbytes = 0;
-    if (!checked_mul(numel, element_size, &nbytes) || nbytes != entry->size) {
+    if (entry->size != view.storage_bytes) {
       throw FormatError(where + " holds " + std::to_string(entry->size) + " bytes but data.pkl declares " +
-                        std::to_string(numel) + " elements of " + c10::toString(dtype));
+                        std::to_string(view.storage_bytes));
     }
-    const uint64_t offset = zip_.data_offset(name, *entry);  // bounds-checked before allocating
+    zip_.data_offset(name, *entry);  // bounds and method checked now, not at the first read
+    ++storages_[view.storage_key].readers;
+  }
+
+  // The view's elements as a tensor of its own (contiguous, float32 if floating). A storage that
+  // other views still need is kept until the last of them is read; no storage is read twice.
+  at::Tensor read_view(const pickle::TensorView& view) {
+    auto& storage = storages_[view.storage_key];
+    if (!storage.bytes.defined()) {
+      const std::string name = prefix_ + "data/" + view.storage_key;
+      storage.bytes = at::empty({static_cast<int64_t>(view.storage_bytes)}, at::TensorOptions().dtype(at::kByte));
+      zip_.read_into(name, *zip_.find(name), storage.bytes.data_ptr());
+    }
+    const bool shared = --storage.readers > 0;
     // Bools are read as bytes: any value other than 0/1 would be an invalid bool.
-    const bool is_bool = dtype == at::kBool;
-    at::Tensor storage = at::empty({static_cast<int64_t>(numel)}, at::TensorOptions().dtype(is_bool ? at::kByte : dtype));
-    file_.read(offset, storage.data_ptr(), nbytes);
-    if (is_bool) storage = storage.ne(0);
-    storages_.emplace(key, storage);
-    return storage;
+    const at::Tensor typed = view.dtype == at::kBool ? storage.bytes : storage.bytes.view(view.dtype);
+    at::Tensor tensor = typed.as_strided(view.size, view.stride, view.offset);
+    const bool whole = !shared && view.offset == 0 && tensor.numel() == typed.numel() && tensor.is_contiguous();
+    tensor = whole ? tensor : tensor.clone(at::MemoryFormat::Contiguous);
+    if (!shared) storage.bytes = at::Tensor();
+    if (view.dtype == at::kBool) tensor = tensor.ne(0);
+    return to_float32_if_floating(tensor);
   }
 
  private:
@@ -103,23 +109,31 @@ class TorchArchive {
     }
   }
 
-  InputFile& file_;
+  struct Storage {
+    at::Tensor bytes;  // read at the first read_view, dropped after the last
+    int readers = 0;
+  };
+
+  InputFile file_;
   ZipReader zip_;
   std::string prefix_;
-  std::map<std::string, at::Tensor> storages_;
+  std::map<std::string, Storage> storages_;
 };
 
-// The state dict's tensors, float32 where floating, each owning distinct memory (tied weights
-// that share one storage are copied apart).
-NamedTensors state_dict_tensors(const std::string& path, const PyObject& root) {
-  if (root.kind != Kind::Dict) {
-    throw FormatError(path + ": data.pkl holds " + std::string(a_kind(root.kind)) +
+}  // namespace
+
+StoredTensors scan_torch_bin(const std::string& path) {
+  auto archive = std::make_shared<TorchArchive>(path);
+  const std::string pickled = archive->read_pickle();
+  Unpickler unpickler(pickled, path + ": data.pkl");
+  const Obj root = unpickler.load();
+  if (root->kind != Kind::Dict) {
+    throw FormatError(path + ": data.pkl holds " + std::string(a_kind(root->kind)) +
                       ", expected a state dict (a dict of name → tensor)");
   }
-  NamedTensors tensors;
+  StoredTensors stored;
   std::set<std::string> names;
-  std::unordered_set<const void*> seen;
-  for (const auto& [key, value] : root.dict) {
+  for (const auto& [key, value] : root->dict) {
     if (key->kind != Kind::String) {
       throw FormatError(path + ": state dict has a key that is " + std::string(a_kind(key->kind)) + ", expected a str");
     }
@@ -128,25 +142,17 @@ NamedTensors state_dict_tensors(const std::string& path, const PyObject& root) {
                         ", not a tensor; only flat state dicts (name → tensor) can be read");
     }
     if (!names.insert(key->text).second) throw FormatError(path + ": state dict has '" + key->text + "' twice");
-    at::Tensor t = to_float32_if_floating(value->tensor);
-    if (t.numel() > 0 && !seen.insert(t.data_ptr()).second) t = t.clone();
-    tensors.emplace_back(key->text, std::move(t));
+    archive->add_view(value->view);
+    StoredTensor t;
+    t.name = key->text;
+    t.dtype = value->view.dtype;
+    t.shape = value->view.size;
+    t.read = [archive, view = value->view] { return archive->read_view(view); };
+    stored.push_back(std::move(t));
   }
-  return tensors;
+  return stored;
 }
 
-}  // namespace
-
-NamedTensors read_torch_bin(const std::string& path) {
-  InputFile file(path);
-  TorchArchive archive(file);
-  const std::string pickled = archive.read_pickle();
-  Unpickler unpickler(pickled, path + ": data.pkl",
-                      [&archive](const std::string& key, at::ScalarType dtype, uint64_t numel) {
-                        return archive.load_storage(key, dtype, numel);
-                      });
-  const Obj root = unpickler.load();
-  return state_dict_tensors(path, *root);
-}
+NamedTensors read_torch_bin(const std::string& path) { return read_all(scan_torch_bin(path)); }
 
 }  // namespace tce

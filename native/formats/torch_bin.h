@@ -11,11 +11,15 @@
 
 namespace tce {
 
-// Reads a flat state dict (name → tensor, dict or OrderedDict) in pickle order. Honours each
-// tensor's size, stride and storage offset (bounds-checked against its storage) and returns
-// contiguous copies; F16/BF16/F64 become float32. Anything else — the legacy non-zip format,
+// Scans a flat state dict (name → tensor, dict or OrderedDict) in pickle order without reading
+// any storage: each tensor's size, stride and storage offset are checked against its storage,
+// and each storage against its record. read() gives a contiguous copy of the view (F16/BF16/F64
+// as float32), checked against the record's CRC-32. Anything else — the legacy non-zip format,
 // compressed entries, nested dicts, unknown pickle opcodes or globals — is a FormatError that
 // names the file and the problem.
+StoredTensors scan_torch_bin(const std::string& path);
+
+// scan_torch_bin, with every tensor read.
 NamedTensors read_torch_bin(const std::string& path);
 
 }  // namespace tce

@@ -69,8 +69,7 @@ const char* a_kind(Kind k) {
 
 class Unpickler::Machine {
  public:
-  Machine(std::string_view data, std::string where, StorageLoader load_storage)
-      : data_(data), where_(std::move(where)), load_storage_(std::move(load_storage)) {}
+  Machine(std::string_view data, std::string where) : data_(data), where_(std::move(where)) {}
 
   // Every object lives in arena_, so emptying the containers first frees everything without
   // recursion and breaks any reference cycle a hostile pickle built.
@@ -392,7 +391,8 @@ class Unpickler::Machine {
     storage->text = "data/" + t[2]->text;  // the record name, for messages
     storage->dtype = t[1]->dtype;
     storage->untyped = t[1]->untyped;
-    storage->tensor = load_storage_(t[2]->text, t[1]->dtype, static_cast<uint64_t>(t[4]->integer));
+    storage->storage_key = t[2]->text;
+    storage->storage_numel = static_cast<uint64_t>(t[4]->integer);
     return storage;
   }
 
@@ -407,12 +407,12 @@ class Unpickler::Machine {
       case Global::RebuildTensorV2:
         // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
         if (a.size() < 6 || a.size() > 7) fail("_rebuild_tensor_v2 expects 6 or 7 arguments");
-        return rebuild_tensor(a, typed_storage(a[0]), "_rebuild_tensor_v2");
+        return rebuild_tensor(a, a[0]->dtype, typed_storage(a[0]), "_rebuild_tensor_v2");
       case Global::RebuildTensorV3: {
         // (untyped storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype[, metadata])
         if (a.size() < 7 || a.size() > 8) fail("_rebuild_tensor_v3 expects 7 or 8 arguments");
         if (a[6]->kind != Kind::Global || a[6]->global != Global::Dtype) fail("_rebuild_tensor_v3 without a dtype");
-        return rebuild_tensor(a, untyped_storage_as(a[0], a[6]->dtype), "_rebuild_tensor_v3");
+        return rebuild_tensor(a, a[6]->dtype, untyped_storage_as(a[0], a[6]->dtype), "_rebuild_tensor_v3");
       }
       case Global::RebuildParameter:
         // (data, requires_grad, backward_hooks)
@@ -428,20 +428,29 @@ class Unpickler::Machine {
     return o;
   }
 
-  at::Tensor typed_storage(const Obj& o) {
+  // The storage's size in elements of the tensor's dtype, and in bytes.
+  struct StorageExtent {
+    uint64_t numel;
+    uint64_t bytes;
+  };
+
+  StorageExtent typed_storage(const Obj& o) {
     if (storage_arg(o)->untyped) fail("_rebuild_tensor_v2 with an untyped storage");
-    return o->tensor;
+    uint64_t bytes = 0;
+    if (!checked_mul(o->storage_numel, c10::elementSize(o->dtype), &bytes)) {
+      fail("storage '" + o->text + "' of " + std::to_string(o->storage_numel) + " elements overflows");
+    }
+    return {o->storage_numel, bytes};
   }
 
-  at::Tensor untyped_storage_as(const Obj& o, at::ScalarType dtype) {
+  StorageExtent untyped_storage_as(const Obj& o, at::ScalarType dtype) {
     if (!storage_arg(o)->untyped) fail("_rebuild_tensor_v3 with a typed storage");
-    const int64_t element_size = static_cast<int64_t>(c10::elementSize(dtype));
-    if (o->tensor.numel() % element_size != 0) {
-      fail("storage '" + o->text + "' of " + std::to_string(o->tensor.numel()) + " bytes is not a whole number of " +
+    const uint64_t element_size = c10::elementSize(dtype);
+    if (o->storage_numel % element_size != 0) {
+      fail("storage '" + o->text + "' of " + std::to_string(o->storage_numel) + " bytes is not a whole number of " +
            c10::toString(dtype) + " elements");
     }
-    if (dtype == at::kBool) return o->tensor.ne(0);  // only 0/1 are valid bools
-    return o->tensor.view(dtype);
+    return {o->storage_numel / element_size, o->storage_numel};
   }
 
   std::vector<int64_t> int_tuple(const Obj& o, const char* what) {
@@ -454,15 +463,14 @@ class Unpickler::Machine {
     return values;
   }
 
-  // The view (size, stride, offset) of `storage`, checked to stay inside it before any access.
-  Obj rebuild_tensor(const std::vector<Obj>& a, const at::Tensor& storage, const char* fn) {
+  // The view (size, stride, offset) of the storage a[0], checked to stay inside it.
+  Obj rebuild_tensor(const std::vector<Obj>& a, at::ScalarType dtype, StorageExtent storage, const char* fn) {
     if (a[1]->kind != Kind::Int || a[1]->integer < 0) fail(std::string(fn) + ": storage offset is not a non-negative int");
     const int64_t offset = a[1]->integer;
     const std::vector<int64_t> size = int_tuple(a[2], "size");
     const std::vector<int64_t> stride = int_tuple(a[3], "stride");
     if (size.size() != stride.size()) fail(std::string(fn) + ": size and stride differ in length");
 
-    const uint64_t storage_numel = static_cast<uint64_t>(storage.numel());
     uint64_t numel = 1, last = static_cast<uint64_t>(offset);  // index of the last element reached
     bool overflow = false;
     for (size_t i = 0; i < size.size(); ++i) {
@@ -477,24 +485,19 @@ class Unpickler::Machine {
     const std::string view = "size " + shape_string(size) + ", stride " + shape_string(stride) + " and offset " +
                              std::to_string(offset);
     if (overflow) fail("tensor view with " + view + " overflows");
-    const bool inside = numel == 0 ? static_cast<uint64_t>(offset) <= storage_numel : last < storage_numel;
+    const bool inside = numel == 0 ? static_cast<uint64_t>(offset) <= storage.numel : last < storage.numel;
     if (!inside) {
       fail("tensor view with " + view + " reaches past the end of storage '" + a[0]->text + "' (" +
-           std::to_string(storage_numel) + " elements)");
+           std::to_string(storage.numel) + " elements)");
     }
 
     Obj t = make(Kind::Tensor);
-    const at::Tensor v = storage.as_strided(size, stride, offset);
-    // A view of the whole storage is returned as is; any other is copied so the result owns
-    // exactly its own elements rather than keeping a larger storage alive.
-    const bool whole = offset == 0 && numel == storage_numel && v.is_contiguous();
-    t->tensor = whole ? v : v.clone(at::MemoryFormat::Contiguous);
+    t->view = TensorView{a[0]->storage_key, storage.bytes, dtype, offset, size, stride};
     return t;
   }
 
   std::string_view data_;
   std::string where_;
-  StorageLoader load_storage_;
   size_t pos_ = 0;
   size_t op_pos_ = 0;
   std::vector<Obj> stack_;
@@ -503,8 +506,8 @@ class Unpickler::Machine {
   std::vector<Obj> arena_;
 };
 
-Unpickler::Unpickler(std::string_view data, std::string where, StorageLoader load_storage)
-    : machine_(std::make_unique<Machine>(data, std::move(where), std::move(load_storage))) {}
+Unpickler::Unpickler(std::string_view data, std::string where)
+    : machine_(std::make_unique<Machine>(data, std::move(where))) {}
 
 Unpickler::~Unpickler() = default;
 

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,28 +26,39 @@ enum class Global { OrderedDict, RebuildTensorV2, RebuildTensorV3, RebuildParame
 struct PyObject;
 using Obj = std::shared_ptr<PyObject>;
 
+// Where a tensor's elements lie in the archive, checked to stay inside its storage. The pickle
+// machine reads no storage: the caller decides which tensors to read, after checking their
+// shapes, so a tiny view cannot make it allocate (a stride-0 `expand` of one element, say).
+struct TensorView {
+  std::string storage_key;      // the record `data/<key>`
+  uint64_t storage_bytes = 0;   // the record's size, as the pickle declares it
+  at::ScalarType dtype = at::kFloat;
+  int64_t offset = 0;           // in elements of dtype
+  std::vector<int64_t> size;
+  std::vector<int64_t> stride;
+};
+
 struct PyObject {
   explicit PyObject(Kind k) : kind(k) {}
   Kind kind;
   bool boolean = false;
   int64_t integer = 0;
   double real = 0;
-  std::string text;                              // String; Global's dotted name; Storage key
+  std::string text;                              // String; Global's dotted name; Storage record name
   std::vector<Obj> items;                        // Tuple, List
   std::vector<std::pair<Obj, Obj>> dict;         // Dict, in insertion order
   Global global = Global::OrderedDict;           // Global
   at::ScalarType dtype = at::kFloat;             // Global StorageType/Dtype; Storage
   bool untyped = false;                          // Global StorageType / Storage: torch.UntypedStorage
-  at::Tensor tensor;                             // Tensor; Storage's flat data
+  std::string storage_key;                       // Storage
+  uint64_t storage_numel = 0;                    // Storage: elements of dtype (bytes if untyped)
+  TensorView view;                               // Tensor
 };
-
-// Reads the storage `key` of `numel` elements of `dtype` (torch.save's persistent ids).
-using StorageLoader = std::function<at::Tensor(const std::string& key, at::ScalarType dtype, uint64_t numel)>;
 
 class Unpickler {
  public:
   // `data` must outlive the Unpickler; `where` prefixes messages ("<file>: data.pkl").
-  Unpickler(std::string_view data, std::string where, StorageLoader load_storage);
+  Unpickler(std::string_view data, std::string where);
   ~Unpickler();
   Unpickler(const Unpickler&) = delete;
   Unpickler& operator=(const Unpickler&) = delete;

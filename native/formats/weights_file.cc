@@ -21,12 +21,14 @@ std::string lower_extension(const std::string& path) {
 
 }  // namespace
 
-NamedTensors read_weights(const std::string& path) {
+StoredTensors scan_weights(const std::string& path) {
   const std::string ext = lower_extension(path);
-  if (ext == ".safetensors") return read_safetensors(path);
-  if (ext == ".bin" || ext == ".pt" || ext == ".pth") return read_torch_bin(path);
+  if (ext == ".safetensors") return scan_safetensors(path);
+  if (ext == ".bin" || ext == ".pt" || ext == ".pth") return scan_torch_bin(path);
   throw ArgumentError(path + ": unknown weight file extension '" + ext +
                       "' (expected .safetensors, or .bin / .pt / .pth for torch.save archives)");
 }
+
+NamedTensors read_weights(const std::string& path) { return read_all(scan_weights(path)); }
 
 }  // namespace tce

@@ -7,9 +7,12 @@
 
 namespace tce {
 
-// Reads `.safetensors`, or a `torch.save` archive (`.bin`, `.pt`, `.pth`).
-// Throws tce::Error: ERR_IO if the file cannot be read, ERR_MODEL_FORMAT if it is malformed,
-// ERR_INVALID_ARGUMENT for any other extension.
+// Scans `.safetensors`, or a `torch.save` archive (`.bin`, `.pt`, `.pth`): the tensors' names and
+// shapes, each read on demand. Throws tce::Error: ERR_IO if the file cannot be read,
+// ERR_MODEL_FORMAT if it is malformed, ERR_INVALID_ARGUMENT for any other extension.
+StoredTensors scan_weights(const std::string& path);
+
+// scan_weights, with every tensor read.
 NamedTensors read_weights(const std::string& path);
 
 }  // namespace tce

@@ -1,7 +1,9 @@
 #include "formats/zip_reader.h"
 
 #include <algorithm>
+#include <cstdio>
 
+#include "formats/crc32.h"
 #include "runtime/errors.h"
 
 namespace tce {
@@ -19,6 +21,12 @@ constexpr uint64_t kEndOfCentralDirSize = 22;
 constexpr uint64_t kZip64LocatorSize = 20;
 constexpr uint64_t kZip64EndSize = 56;
 constexpr uint64_t kMaxCommentSize = 0xFFFF;
+
+std::string hex32(uint32_t value) {
+  char text[11];
+  std::snprintf(text, sizeof text, "0x%08x", value);
+  return text;
+}
 
 const unsigned char* bytes_of(const std::string& s, size_t offset = 0) {
   return reinterpret_cast<const unsigned char*>(s.data()) + offset;
@@ -60,7 +68,25 @@ uint64_t ZipReader::data_offset(const std::string& name, const ZipEntry& e) {
 }
 
 std::string ZipReader::read(const std::string& name, const ZipEntry& e) {
-  return file_.read_string(data_offset(name, e), e.size);
+  const uint64_t offset = data_offset(name, e);  // bounds-checked before allocating
+  std::string bytes;
+  bytes.resize(static_cast<size_t>(e.size));
+  file_.read(offset, bytes.data(), e.size);
+  check_crc(name, e, bytes.data());
+  return bytes;
+}
+
+void ZipReader::read_into(const std::string& name, const ZipEntry& e, void* dst) {
+  file_.read(data_offset(name, e), dst, e.size);
+  check_crc(name, e, dst);
+}
+
+void ZipReader::check_crc(const std::string& name, const ZipEntry& e, const void* bytes) const {
+  const uint32_t actual = tce::crc32(bytes, static_cast<size_t>(e.size));
+  if (actual != e.crc32) {
+    throw FormatError(file_.path() + ": zip entry '" + name + "' fails its CRC-32 check (stored " +
+                      hex32(e.crc32) + ", computed " + hex32(actual) + "); the file is corrupt");
+  }
 }
 
 void ZipReader::corrupt(const std::string& what) const {
@@ -140,6 +166,7 @@ uint64_t ZipReader::read_central_entry(const std::string& cd, uint64_t pos) {
   ZipEntry e;
   e.flags = le16(p + 8);
   e.method = le16(p + 10);
+  e.crc32 = le32(p + 16);
   e.compressed_size = le32(p + 20);
   e.size = le32(p + 24);
   e.local_header_offset = le32(p + 42);

@@ -16,6 +16,7 @@ struct ZipEntry {
   uint64_t local_header_offset = 0;
   uint64_t compressed_size = 0;
   uint64_t size = 0;
+  uint32_t crc32 = 0;
   uint16_t method = 0;
   uint16_t flags = 0;
 };
@@ -31,10 +32,14 @@ class ZipReader {
   // Absolute file offset of a STORED entry's bytes, with [offset, offset + size) checked to lie
   // before the central directory.
   uint64_t data_offset(const std::string& name, const ZipEntry& e);
+  // The entry's bytes, checked against its CRC-32: a corrupt local header shifts where the data
+  // seems to start, and flipped bits change it, neither of which the sizes reveal.
   std::string read(const std::string& name, const ZipEntry& e);
+  void read_into(const std::string& name, const ZipEntry& e, void* dst);
 
  private:
   [[noreturn]] void corrupt(const std::string& what) const;
+  void check_crc(const std::string& name, const ZipEntry& e, const void* bytes) const;
   uint64_t find_end_of_central_directory(std::string* record);
   void read_central_directory();
   uint64_t read_central_entry(const std::string& cd, uint64_t pos);

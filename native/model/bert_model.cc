@@ -2,15 +2,36 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "model/activations.h"
 #include "runtime/cancellation.h"
+#include "runtime/errors.h"
 
 namespace tce {
 namespace {
 
 torch::nn::LayerNorm make_layer_norm(const BertConfig& c) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps));
+}
+
+// Hugging Face's _init_weights for one module, restricted to the parameters `wanted` picks (by
+// `prefix` + their local name): Linear and Embedding normal(0, initializer_range), zero biases
+// and padding row, LayerNorm 1 and 0. Call under NoGradGuard.
+template <typename Wanted>
+void init_module(torch::nn::Module& module, const std::string& prefix, const Wanted& wanted, int64_t pad_token_id,
+                 double std) {
+  if (auto* linear = module.as<torch::nn::LinearImpl>()) {
+    if (wanted(prefix + "weight")) linear->weight.normal_(0.0, std);
+    if (linear->bias.defined() && wanted(prefix + "bias")) linear->bias.zero_();
+  } else if (auto* embedding = module.as<torch::nn::EmbeddingImpl>()) {
+    if (!wanted(prefix + "weight")) return;
+    embedding->weight.normal_(0.0, std);
+    if (pad_token_id >= 0 && pad_token_id < embedding->weight.size(0)) embedding->weight[pad_token_id].zero_();
+  } else if (auto* norm = module.as<torch::nn::LayerNormImpl>()) {
+    if (wanted(prefix + "weight")) norm->weight.fill_(1.0);
+    if (wanted(prefix + "bias")) norm->bias.zero_();
+  }
 }
 
 }  // namespace
@@ -142,26 +163,23 @@ torch::Tensor BertForSequenceClassificationImpl::forward(const torch::Tensor& in
   return classifier(dropout(bert(input_ids, token_type_ids, attention_mask)));
 }
 
-void BertForSequenceClassificationImpl::init_classifier() {
+void BertForSequenceClassificationImpl::init_parameters(const std::vector<std::string>& names) {
+  std::set<std::string> wanted(names.begin(), names.end());
+  for (const auto& item : named_parameters(/*recurse=*/true)) wanted.erase(item.key());
+  if (!wanted.empty()) throw ArgumentError("init_parameters: the model has no parameter '" + *wanted.begin() + "'");
+  wanted.insert(names.begin(), names.end());
   torch::NoGradGuard no_grad;
-  classifier->weight.normal_(0.0, config.initializer_range);
-  classifier->bias.zero_();
+  for (const auto& item : named_modules("", /*include_self=*/false)) {
+    init_module(*item.value(), item.key() + ".", [&](const std::string& name) { return wanted.count(name) > 0; }, -1,
+                config.initializer_range);
+  }
 }
 
 void BertForSequenceClassificationImpl::init_weights(uint64_t seed, int64_t pad_token_id) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(seed);
   for (auto& module : modules(/*include_self=*/false)) {
-    if (auto* linear = module->as<torch::nn::LinearImpl>()) {
-      linear->weight.normal_(0.0, config.initializer_range);
-      if (linear->bias.defined()) linear->bias.zero_();
-    } else if (auto* embedding = module->as<torch::nn::EmbeddingImpl>()) {
-      embedding->weight.normal_(0.0, config.initializer_range);
-      if (pad_token_id >= 0 && pad_token_id < embedding->weight.size(0)) embedding->weight[pad_token_id].zero_();
-    } else if (auto* norm = module->as<torch::nn::LayerNormImpl>()) {
-      norm->weight.fill_(1.0);
-      norm->bias.zero_();
-    }
+    init_module(*module, "", [](const std::string&) { return true; }, pad_token_id, config.initializer_range);
   }
 }
 

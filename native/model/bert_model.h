@@ -106,8 +106,10 @@ struct BertForSequenceClassificationImpl : torch::nn::Module {
   // Returns logits [B, num_labels].
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
                         const torch::Tensor& attention_mask);
-  // A fresh head as Hugging Face's _init_weights makes one: normal(0, initializer_range), zero bias.
-  void init_classifier();
+  // Draws the named parameters afresh as Hugging Face's _init_weights does when a checkpoint
+  // lacks them (only those: a loaded classifier.weight survives a missing classifier.bias).
+  // ArgumentError for a name the model does not have.
+  void init_parameters(const std::vector<std::string>& names);
   // Every weight as Hugging Face's _init_weights draws it (Linear and Embedding normal(0,
   // initializer_range), zero biases and padding row, LayerNorm 1 and 0), from `seed`.
   void init_weights(uint64_t seed, int64_t pad_token_id);

@@ -22,38 +22,61 @@ std::string fix_legacy_name(std::string name) {
   return name;
 }
 
+// A NaN or an infinity in a weight makes every score NaN, or some of them: refuse it at load
+// rather than serve garbage.
+void check_finite(const torch::Tensor& tensor, const std::string& name, const std::string& source) {
+  const torch::Tensor bad = torch::logical_not(torch::isfinite(tensor)).flatten();
+  const int64_t count = bad.sum().item<int64_t>();
+  if (count == 0) return;
+  const int64_t first = bad.nonzero()[0][0].item<int64_t>();
+  const float value = tensor.flatten()[first].item<float>();
+  throw FormatError(source + ": tensor '" + name + "' holds " + std::to_string(count) +
+                    " non-finite value" + (count == 1 ? "" : "s") + " (the first, " + std::to_string(value) +
+                    ", at flat index " + std::to_string(first) + "); the weights are corrupt or diverged");
+}
+
 }  // namespace
 
-LoadReport load_state_dict(torch::nn::Module& module, const NamedTensors& tensors, const std::string& source) {
+LoadReport load_state_dict(torch::nn::Module& module, const StoredTensors& tensors, const std::string& source) {
   std::unordered_map<std::string, torch::Tensor> parameters;
   for (const auto& item : module.named_parameters(/*recurse=*/true)) parameters.emplace(item.key(), item.value());
 
   // A bare BertModel checkpoint (no "bert." prefix) loads into the classifier's encoder, as
   // Hugging Face does with base_model_prefix.
   bool has_prefix = false;
-  for (const auto& entry : tensors) has_prefix = has_prefix || starts_with(entry.first, "bert.");
+  for (const auto& stored : tensors) has_prefix = has_prefix || starts_with(stored.name, "bert.");
 
+  // Every name, dtype and shape is checked before any tensor is read: a file's header cannot make
+  // the loader allocate what the model has no room for.
   LoadReport report;
+  std::vector<std::pair<const StoredTensor*, torch::Tensor>> matched;
   std::unordered_set<std::string> loaded;
-  torch::NoGradGuard no_grad;
-  for (const auto& [file_name, tensor] : tensors) {
-    std::string name = fix_legacy_name(file_name);
+  for (const StoredTensor& stored : tensors) {
+    std::string name = fix_legacy_name(stored.name);
     if (!has_prefix && !parameters.count(name) && parameters.count("bert." + name)) name = "bert." + name;
     const auto found = parameters.find(name);
     if (found == parameters.end()) {
-      report.unexpected.push_back(file_name);
+      report.unexpected.push_back(stored.name);
       continue;
     }
-    auto& parameter = found->second;
-    if (!tensor.is_floating_point()) {
-      throw FormatError(source + ": tensor '" + file_name + "' has an integer dtype, expected floating point");
+    const auto& parameter = found->second;
+    if (!at::isFloatingType(stored.dtype)) {
+      throw FormatError(source + ": tensor '" + stored.name + "' has an integer dtype (" + c10::toString(stored.dtype) +
+                        "), expected floating point");
     }
-    if (tensor.sizes() != parameter.sizes()) {
-      throw FormatError(source + ": tensor '" + file_name + "' has shape " + shape_string(tensor.sizes()) +
+    if (at::IntArrayRef(stored.shape) != parameter.sizes()) {
+      throw FormatError(source + ": tensor '" + stored.name + "' has shape " + shape_string(stored.shape) +
                         " but the model (from config.json) expects " + shape_string(parameter.sizes()));
     }
+    if (!loaded.insert(name).second) throw FormatError(source + ": tensor '" + name + "' is given twice");
+    matched.emplace_back(&stored, parameter);
+  }
+
+  torch::NoGradGuard no_grad;
+  for (auto& [stored, parameter] : matched) {
+    const torch::Tensor tensor = stored->read();
+    check_finite(tensor, stored->name, source);
     parameter.copy_(tensor);
-    loaded.insert(name);
   }
   for (const auto& item : module.named_parameters(true)) {
     if (!loaded.count(item.key())) report.missing.push_back(item.key());

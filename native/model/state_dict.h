@@ -16,9 +16,10 @@ struct LoadReport {
   std::vector<std::string> unexpected;  // tensors of the file the module does not have
 };
 
-// Copies every tensor whose (normalised) name matches a parameter; a shape or dtype mismatch
-// throws a FormatError naming the tensor. `source` names the file in messages.
-LoadReport load_state_dict(torch::nn::Module& module, const NamedTensors& tensors, const std::string& source);
+// Copies every stored tensor whose (normalised) name matches a parameter, reading only those and
+// only after every name, dtype and shape has been checked. A mismatch, a name given twice or a
+// non-finite value throws a FormatError naming the tensor. `source` names the file in messages.
+LoadReport load_state_dict(torch::nn::Module& module, const StoredTensors& tensors, const std::string& source);
 
 // Parameters in registration order, detached, contiguous.
 NamedTensors state_dict(const torch::nn::Module& module);

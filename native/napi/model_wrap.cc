@@ -78,7 +78,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                           {InstanceMethod("loadWeights", &ModelWrap::LoadWeights),
                            InstanceMethod("saveWeights", &ModelWrap::SaveWeights),
                            InstanceMethod("forward", &ModelWrap::Forward),
-                           InstanceMethod("initClassifier", &ModelWrap::InitClassifier),
+                           InstanceMethod("initParameters", &ModelWrap::InitParameters),
                            InstanceMethod("initWeights", &ModelWrap::InitWeights),
                            InstanceMethod("dispose", &ModelWrap::Dispose)});
   constructor = new Napi::FunctionReference(Napi::Persistent(func));
@@ -89,7 +89,18 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   guard(info.Env(), [&] {
     handle_ = std::make_shared<ModelHandle>(config_from_js(info[0]));
     handle_->model->eval();
+    int64_t bytes = 0;
+    for (const auto& parameter : handle_->model->parameters()) bytes += parameter.numel() * parameter.element_size();
+    report_external_memory(info.Env(), bytes);
   });
+}
+
+ModelWrap::~ModelWrap() { report_external_memory(Env(), 0); }
+
+void ModelWrap::report_external_memory(Napi::Env env, int64_t bytes) {
+  if (bytes == external_bytes_) return;
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes - external_bytes_);
+  external_bytes_ = bytes;
 }
 
 std::shared_ptr<ModelHandle> ModelWrap::HandleOf(const Napi::Value& value) {
@@ -106,7 +117,7 @@ Napi::Value ModelWrap::LoadWeights(const Napi::CallbackInfo& info) {
     return AsyncTask<LoadReport>::Run(
         info.Env(),
         [handle, path] {
-          const auto tensors = read_weights(path);  // parse outside the lock
+          const auto tensors = scan_weights(path);  // headers are parsed outside the lock
           std::unique_lock<std::shared_mutex> lock(handle->mutex);
           return load_state_dict(*handle->live(), tensors, path);
         },
@@ -173,9 +184,17 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value ModelWrap::InitClassifier(const Napi::CallbackInfo& info) {
+Napi::Value ModelWrap::InitParameters(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    return run_exclusive(info.Env(), handle_, [](ModelHandle& handle) { handle.live()->init_classifier(); });
+    if (info.Length() < 1 || !info[0].IsArray()) throw ArgumentError("initParameters(names): names must be an array of strings");
+    const auto array = info[0].As<Napi::Array>();
+    std::vector<std::string> names;
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      const Napi::Value name = array.Get(i);
+      if (!name.IsString()) throw ArgumentError("initParameters(names): names[" + std::to_string(i) + "] is not a string");
+      names.push_back(name.As<Napi::String>().Utf8Value());
+    }
+    return run_exclusive(info.Env(), handle_, [names](ModelHandle& handle) { handle.live()->init_parameters(names); });
   });
 }
 
@@ -199,6 +218,7 @@ Napi::Value ModelWrap::InitWeights(const Napi::CallbackInfo& info) {
 // submission order), and under the exclusive lock, so no forward still reads the weights.
 Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
+    report_external_memory(info.Env(), 0);  // freed as soon as the queued work before it is done
     return run_exclusive(info.Env(), handle_, [](ModelHandle& handle) { handle.dispose(); });
   });
 }

@@ -6,6 +6,7 @@
 import { ModelFormatError } from '../../errors.js';
 import type { NativeBertConfig } from '../../native.js';
 import type { ConfigJson } from '../config.js';
+import type { ParameterCount } from '../model-size.js';
 
 /** The `hidden_act` values of Hugging Face's ACT2FN that the native model implements. */
 export const SUPPORTED_HIDDEN_ACTS: readonly string[] = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'relu', 'silu', 'swish'];
@@ -79,4 +80,16 @@ export function bertNativeConfig(config: ConfigJson, numLabels: number, file: st
   native.initializer_range = field(config, 'initializer_range', BERT_DEFAULTS.initializer_range, file);
   native.num_labels = numLabels;
   return native;
+}
+
+/** BertForSequenceClassification's parameters: embeddings, layers, pooler, then the head. */
+export function bertParameterCount(c: NativeBertConfig): ParameterCount {
+  const { hidden_size: h, intermediate_size: i } = c;
+  const layerNorm = 2 * h;
+  const embeddings = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * h + layerNorm;
+  const attention = 4 * (h * h + h) + layerNorm;
+  const feedForward = h * i + i + i * h + h + layerNorm;
+  const pooler = h * h + h;
+  const head = c.num_labels * (h + 1);
+  return { total: embeddings + c.num_hidden_layers * (attention + feedForward) + pooler + head, head };
 }

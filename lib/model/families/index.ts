@@ -5,17 +5,20 @@
 import { ModelFormatError } from '../../errors.js';
 import type { NativeBertConfig } from '../../native.js';
 import type { ConfigJson } from '../config.js';
+import type { ParameterCount } from '../model-size.js';
 
-import { bertNativeConfig } from './bert.js';
+import { bertNativeConfig, bertParameterCount } from './bert.js';
 
 /** What the package needs of a family: the validated config its native model is built from. */
 export interface ModelFamily {
   /** Validates `config` (read from `file`) and returns what the native model takes. */
   nativeConfig(config: ConfigJson, numLabels: number, file: string): NativeBertConfig;
+  /** The native model's parameters, counted without building it (to check its size first). */
+  parameterCount(config: NativeBertConfig): ParameterCount;
 }
 
 const FAMILIES: Readonly<Record<string, ModelFamily>> = {
-  bert: { nativeConfig: bertNativeConfig },
+  bert: { nativeConfig: bertNativeConfig, parameterCount: bertParameterCount },
 };
 
 /** The `model_type` values this package can run. */
