@@ -9,23 +9,11 @@ import { createRequire } from 'node:module';
 
 import { CrossEncoderError, fromNativeError } from './errors.js';
 
-/** The Hugging Face config.json fields the native BERT reads (snake_case, as in the file), every one set. */
-export interface NativeBertConfig {
-  vocab_size: number;
-  hidden_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  intermediate_size: number;
-  hidden_act: string;
-  hidden_dropout_prob: number;
-  attention_probs_dropout_prob: number;
-  classifier_dropout: number;
-  max_position_embeddings: number;
-  type_vocab_size: number;
-  layer_norm_eps: number;
-  initializer_range: number;
-  num_labels: number;
-}
+/**
+ * The config a native model is built from: `model_type` and the config.json fields its family
+ * reads (snake_case, as in the file), every one set by lib/model/families/.
+ */
+export type NativeModelConfig = { model_type: string } & Record<string, number | string | boolean>;
 
 /** A padded batch of token ids, row-major `[batchSize, seqLength]` (what the tokenizer's collate returns). */
 export interface NativeBatch {
@@ -84,7 +72,7 @@ interface AddonModel {
   saveWeights(path: string, metadata: Record<string, string>): Promise<void>;
   forward(batch: NativeBatch): Promise<Float32Array>;
   initParameters(names: string[]): Promise<void>;
-  initWeights(seed: number, padTokenId: number): Promise<void>;
+  initWeights(seed: number): Promise<void>;
   dispose(): Promise<void>;
 }
 interface AddonTrainer {
@@ -96,7 +84,7 @@ interface AddonTrainer {
   stepsTaken(): number;
 }
 interface Addon {
-  Model: new (config: NativeBertConfig) => AddonModel;
+  Model: new (config: NativeModelConfig) => AddonModel;
   Trainer: new (model: AddonModel, options: NativeTrainerOptions) => AddonTrainer;
   randperm(n: number, seed: number): Promise<Float64Array>;
   info(): Omit<NativeInfo, 'ompWaitPolicy'>;
@@ -177,7 +165,7 @@ export function observeNativeBatches(observer: NativeBatchObserver | undefined):
 
 let addonModelOf: (model: NativeModel) => AddonModel;
 
-/** A BERT cross-encoder in libtorch: its weights and forward pass. */
+/** A cross-encoder of one of the model families in libtorch: its weights and forward pass. */
 export class NativeModel {
   readonly #model: AddonModel;
 
@@ -186,7 +174,7 @@ export class NativeModel {
   }
 
   /** A model with the config's shapes and untrained weights. */
-  constructor(config: NativeBertConfig) {
+  constructor(config: NativeModelConfig) {
     this.#model = mapped(() => new (load().Model)(config));
   }
 
@@ -214,9 +202,9 @@ export class NativeModel {
     return mappedAsync(() => this.#model.initParameters([...names]));
   }
 
-  /** Hugging Face's `_init_weights` for every parameter, drawn from `seed`. */
-  initWeights(seed: number, padTokenId: number): Promise<void> {
-    return mappedAsync(() => this.#model.initWeights(seed, padTokenId));
+  /** The family's `_init_weights` for every parameter, drawn from `seed`. */
+  initWeights(seed: number): Promise<void> {
+    return mappedAsync(() => this.#model.initWeights(seed));
   }
 
   /**

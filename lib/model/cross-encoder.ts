@@ -4,7 +4,6 @@
  */
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 
 import { checkSignal, throwIfAborted } from '../abort.js';
 import { recoverInterruptedSave } from '../atomic-file.js';
@@ -23,7 +22,7 @@ import {
   resolveActivation,
   resolveNumLabels,
 } from './config.js';
-import { modelFamily } from './families/index.js';
+import { type ModelFamily, modelFamily } from './families/index.js';
 import { checkLongDocumentOptions, encodeWindowedPairs, type LongDocumentOptions, maxOverWindows } from './long-documents.js';
 import { readLoadedCard, type LoadedCard } from './model-card-origin.js';
 import type { ModelCardData } from './model-card.js';
@@ -32,6 +31,7 @@ import { checkNoNul, checkPairs, type Pair } from './pairs.js';
 import { scoreStream } from './predict-stream.js';
 import { savePretrained, SAVE_PRETRAINED_OPTION_NAMES, type SavePretrainedOptions } from './save-pretrained.js';
 import { type Score, type Scores, toScores } from './scores.js';
+import { TimeSlice } from './time-slice.js';
 import { WeightsLock } from './weights-lock.js';
 
 export type { Pair } from './pairs.js';
@@ -108,17 +108,10 @@ export interface RankResult {
   text?: string;
 }
 
-// Checkpoint tensors Hugging Face also drops when loading a sequence classifier: the
-// position-id buffer older versions saved, and the pre-training heads of base checkpoints.
-const IGNORED_UNEXPECTED = [/(^|\.)position_ids$/, /^cls\./];
-// A base encoder has no classification head; like Hugging Face we initialise a new one.
-const NEWLY_INITIALISED = new Set(['classifier.weight', 'classifier.bias']);
 // Padded tokens per native forward. A batch of `batchSize` pairs is run in pieces of about this
 // size: activations that fit the CPU caches make the same FLOPs 20-30% faster (BENCHMARKS.md);
 // results differ from one large forward only by float rounding (~1e-7).
 const FORWARD_TOKEN_BUDGET = Number(process.env.TORCH_CROSSENCODER_FORWARD_TOKENS ?? 1024);
-// Pairs tokenised between two yields to the event loop (~10 ms of work for typical passages).
-const ENCODE_SLICE = 128;
 
 const HUB_OPTION_NAMES = optionNames<HubOptions>({
   revision: true,
@@ -248,7 +241,7 @@ export class CrossEncoder<NumLabels extends number = number> {
     const weightsFile = await findWeightsFile(modelPath);
     const model = await CrossEncoder.create<N>(modelPath, await readConfigJson(modelPath), configFile, options, loadedCard, weightsFile);
     const report = await model.#native.loadWeights(weightsFile);
-    await checkLoadReport(report, weightsFile, model.#native);
+    await checkLoadReport(report, weightsFile, model.#native, modelFamily(model.config, configFile));
     if (loadedCard.hubId !== undefined) model.modelCardData.baseModel = loadedCard.hubId;
     return model;
   }
@@ -267,8 +260,7 @@ export class CrossEncoder<NumLabels extends number = number> {
     const { seed = 42, ...modelOptions } = options;
     if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`seed must be an integer ≥ 0, got ${seed}`);
     const model = await CrossEncoder.create<N>(path.resolve(tokenizerPath), config, 'fromConfig(config)', modelOptions);
-    const padTokenId = typeof config.pad_token_id === 'number' ? config.pad_token_id : 0;
-    await model.#native.initWeights(seed, padTokenId);
+    await model.#native.initWeights(seed);
     return model;
   }
 
@@ -291,7 +283,7 @@ export class CrossEncoder<NumLabels extends number = number> {
     const nativeConfig = family.nativeConfig(config, numLabels, configFile);
     await checkModelSize(family.parameterCount(nativeConfig), configFile, maxModelBytes, weightsFile);
     const tokenizer = await CrossEncoderTokenizer.fromDirectory(modelPath);
-    const maxLength = resolveMaxLength(options.maxLength, tokenizer.modelMaxLength, nativeConfig.max_position_embeddings);
+    const maxLength = resolveMaxLength(options.maxLength, tokenizer.modelMaxLength, family.maxPositions(nativeConfig));
     const activation = options.activation ?? resolveActivation(config, numLabels, configFile);
     const nativeModel = new NativeModel(nativeConfig);
     return new CrossEncoder<N>({ modelPath, config, numLabels, maxLength, activation, tokenizer, nativeModel, loadedCard });
@@ -459,17 +451,19 @@ export class CrossEncoder<NumLabels extends number = number> {
   }
 
   /**
-   * Tokenises all pairs (the length sort needs every length), a slice at a time with a yield to
-   * the event loop between slices, so a large input does not stall the process.
+   * Tokenises all pairs (the length sort needs every length), yielding to the event loop every
+   * few milliseconds (lib/model/time-slice.ts), so a large input does not stall the process.
    */
   private async encodePairs(pairs: readonly Pair[], signal: AbortSignal | undefined): Promise<PairEncoding[]> {
     const encodings: PairEncoding[] = [];
-    for (let start = 0; start < pairs.length; start += ENCODE_SLICE) {
-      if (start > 0) await setImmediatePromise();
-      throwIfAborted(signal, () => `predict() of ${pairs.length} pairs, while tokenising`);
-      for (const [query, document] of pairs.slice(start, start + ENCODE_SLICE)) {
-        encodings.push(this.tokenizer.encodePair(query, document, this.maxLength));
+    const slice = new TimeSlice();
+    throwIfAborted(signal, () => `predict() of ${pairs.length} pairs, while tokenising`);
+    for (const [query, document] of pairs) {
+      if (slice.due()) {
+        await slice.yieldNow();
+        throwIfAborted(signal, () => `predict() of ${pairs.length} pairs, while tokenising`);
       }
+      encodings.push(this.tokenizer.encodePair(query, document, this.maxLength));
     }
     return encodings;
   }
@@ -568,9 +562,10 @@ async function findWeightsFile(dir: string): Promise<string> {
   throw new ModelFormatError(`${dir} has no weights: looked for ${WEIGHT_FILES.join(', ')}`);
 }
 
-async function checkLoadReport(report: NativeLoadReport, file: string, model: NativeModel): Promise<void> {
-  const unexpected = report.unexpected.filter((name) => !IGNORED_UNEXPECTED.some((re) => re.test(name)));
-  const missing = report.missing.filter((name) => !NEWLY_INITIALISED.has(name));
+async function checkLoadReport(report: NativeLoadReport, file: string, model: NativeModel, family: ModelFamily): Promise<void> {
+  const unexpected = report.unexpected.filter((name) => !family.ignoredTensors.some((re) => re.test(name)));
+  // A base encoder has no classification head; like Hugging Face we initialise a new one.
+  const missing = report.missing.filter((name) => !family.headParameters.includes(name));
   if (missing.length > 0 || unexpected.length > 0) {
     const parts = [];
     if (missing.length > 0) parts.push(`missing tensors: ${missing.join(', ')}`);

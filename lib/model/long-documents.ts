@@ -5,11 +5,11 @@
  * its chunks). Opt-in through `longDocuments` in `predict`/`rank` and `max_tokens_per_doc` in the
  * service's Cohere routes.
  */
-import { setImmediate as setImmediatePromise } from 'node:timers/promises';
-
 import { throwIfAborted } from '../abort.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { CrossEncoderTokenizer, PairEncoding } from '../tokenizer/tokenizer.js';
+
+import { TimeSlice } from './time-slice.js';
 
 /** How long documents are read and cut (see {@link encodeWindows}). */
 export interface LongDocumentOptions {
@@ -41,8 +41,6 @@ export interface WindowedPairs {
 
 export const DEFAULT_MAX_TOKENS_PER_DOC = 4096;
 const DEFAULT_STRIDE = 128;
-// Pairs cut between two yields to the event loop (as predict's tokenisation does).
-const ENCODE_SLICE = 64;
 
 /**
  * Checks `longDocuments` options; `where` names them in errors (`options.longDocuments`).
@@ -111,8 +109,8 @@ export function encodeWindows(model: WindowedModel, query: string, document: str
 }
 
 /**
- * The windows of every pair ({@link encodeWindows}), a slice of pairs at a time with a yield to
- * the event loop between slices. `signal` stops the work between slices.
+ * The windows of every pair ({@link encodeWindows}), yielding to the event loop every few
+ * milliseconds (see time-slice.ts). `signal` stops the work at a yield.
  */
 export async function encodeWindowedPairs(
   model: WindowedModel,
@@ -122,15 +120,19 @@ export async function encodeWindowedPairs(
 ): Promise<WindowedPairs> {
   const encodings: PairEncoding[] = [];
   const owners: number[] = [];
-  for (let start = 0; start < pairs.length; start += ENCODE_SLICE) {
-    if (start > 0) await setImmediatePromise();
-    throwIfAborted(signal, () => `predict() of ${pairs.length} long-document pairs, while cutting windows`);
-    pairs.slice(start, start + ENCODE_SLICE).forEach(([query, document], offset) => {
-      for (const encoding of encodeWindows(model, query, document, options)) {
-        encodings.push(encoding);
-        owners.push(start + offset);
-      }
-    });
+  const slice = new TimeSlice();
+  const where = () => `predict() of ${pairs.length} long-document pairs, while cutting windows`;
+  throwIfAborted(signal, where);
+  for (let index = 0; index < pairs.length; index++) {
+    if (slice.due()) {
+      await slice.yieldNow();
+      throwIfAborted(signal, where);
+    }
+    const [query, document] = pairs[index];
+    for (const encoding of encodeWindows(model, query, document, options)) {
+      encodings.push(encoding);
+      owners.push(index);
+    }
   }
   return { encodings, owners: Int32Array.from(owners) };
 }

@@ -11,9 +11,10 @@ import * as tokenizers from '@huggingface/tokenizers';
 
 import { InvalidArgumentError, ModelFormatError } from '../errors.js';
 
-import { RustBertPreTokenizer, rustBertNormalizer } from './bert-normalizer.js';
+import { RustBertNormalizer, RustBertPreTokenizer, rustBertNormalizer } from './bert-normalizer.js';
 import { checkTokenizerPatterns } from './regex-safety.js';
 import { SplitEncoder, type TokenizerParts } from './split-encoder.js';
+import { TextScanner } from './text-scanner.js';
 import {
   isWordPiece,
   pairTemplate,
@@ -35,12 +36,37 @@ interface HfTokenizer {
   normalizer: object | null;
   pre_tokenizer: object | null;
   post_processor: object | null;
-  readonly model: { readonly vocab: readonly string[]; readonly unk_token?: string; readonly unk_token_id?: number } | null;
+  readonly model: {
+    readonly vocab: readonly string[];
+    readonly unk_token?: string;
+    readonly unk_token_id?: number;
+    readonly max_input_chars_per_word?: number;
+  } | null;
+  readonly added_tokens: ReadonlyArray<{ content: string; normalized: boolean; lstrip: boolean; rstrip: boolean; single_word: boolean }>;
   token_to_id(token: string): number | undefined;
 }
 const { Tokenizer } = tokenizers as unknown as {
   Tokenizer: new (json: object, config: object) => HfTokenizer;
 };
+
+/**
+ * The {@link TextScanner} of a tokenizer with the BERT normalizer and pre-tokenizer (which
+ * `chunkBoundary` checked) and a WordPiece model, or null when its added tokens could match across
+ * what the scanner shortens: one matched after normalization, or one that strips its neighbours.
+ */
+function textScanner(tokenizer: HfTokenizer, wordPiece: boolean): TextScanner | null {
+  const maxInputCharsPerWord = tokenizer.model?.max_input_chars_per_word;
+  if (!wordPiece || typeof maxInputCharsPerWord !== 'number' || !Number.isInteger(maxInputCharsPerWord)) return null;
+  const { normalizer, added_tokens: added } = tokenizer;
+  if (added.some((token) => (token.normalized && normalizer !== null) || token.lstrip || token.rstrip || token.single_word)) return null;
+  const rust = normalizer instanceof RustBertNormalizer ? normalizer : null;
+  return new TextScanner({
+    normalize: rust ? (text) => rust.normalize(text) : null,
+    cleanText: rust?.options.cleanText ?? false,
+    maxInputCharsPerWord,
+    addedTokens: added.map((token) => token.content),
+  });
+}
 
 /** One tokenized (query, document) pair: `[CLS] query [SEP] document [SEP]`, truncated. */
 export interface PairEncoding {
@@ -101,6 +127,10 @@ export class CrossEncoderTokenizer {
     this.padTokenId = padId;
     this.vocabSize = model?.vocab.length ?? 0;
     this.boundary = chunkBoundary(tokenizer, (json.added_tokens ?? []).map((token) => token.content));
+    if (this.boundary) {
+      const scanner = textScanner(tokenizer, isWordPiece(json.model));
+      if (scanner) this.boundary.scanner = scanner;
+    }
   }
 
   /**

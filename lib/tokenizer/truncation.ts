@@ -4,6 +4,7 @@
  */
 import { CJK_IDEOGRAPHS, classItems, CONTROL_CLASS, PUNCTUATION, RustBertNormalizer, RustBertPreTokenizer } from './bert-normalizer.js';
 import type { SplitEncoder, SplitIds } from './split-encoder.js';
+import type { TextScanner } from './text-scanner.js';
 
 /**
  * Lengths kept of a pair of token sequences (`n1`, `n2`) within `budget` tokens, by the
@@ -60,6 +61,11 @@ export interface ChunkBoundary {
   cut: RegExp;
   /** Sticky: a run of characters that yield no token (whitespace, and deleted controls), skipped at a cut. */
   blank: RegExp;
+  /**
+   * When set, chunks are found (and their long words shortened) by it instead of `cut`, so a
+   * chunk costs about its span however long its words are (see text-scanner.ts).
+   */
+  scanner?: TextScanner;
 }
 
 /**
@@ -133,6 +139,13 @@ class LazySplits {
       if (this.position >= this.text.length) return { ids, length: ids.length };
       const span = Math.max(this.chunkChars, (limit - ids.length) * CHUNK_CHARS_PER_TOKEN);
       this.chunkChars = 2 * span;
+      const scanner = this.boundary?.scanner;
+      if (scanner) {
+        const chunk = scanner.chunk(this.text, this.position, span);
+        this.encoder.encode(chunk.text, this.splits);
+        this.position = chunk.end;
+        continue;
+      }
       const end = this.chunkEnd(this.position + span);
       this.encoder.encode(this.text.slice(this.position, end), this.splits);
       this.position = end;

@@ -7,7 +7,7 @@
 
 #include <napi.h>
 
-#include "model/batch.h"
+#include "models/batch.h"
 #include "training/labelled_batch.h"
 
 namespace tce {

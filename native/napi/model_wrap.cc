@@ -5,9 +5,10 @@
 
 #include "formats/safetensors.h"
 #include "formats/weights_file.h"
-#include "model/batch.h"
-#include "model/model_handle.h"
-#include "model/state_dict.h"
+#include "models/batch.h"
+#include "models/model_handle.h"
+#include "models/registry.h"
+#include "models/state_dict.h"
 #include "napi/async_task.h"
 #include "napi/batch_args.h"
 #include "napi/napi_args.h"
@@ -18,33 +19,36 @@ namespace {
 
 Napi::FunctionReference* constructor = nullptr;
 
-// Reads the Hugging Face config.json field names; lib/model/families/ fills the defaults, so
-// every field must be present.
-BertConfig config_from_js(const Napi::Value& value) {
+// The config object lib/model/families/ builds (defaults filled, validated): copied as is, for
+// the family's config struct to read (models/config_values.h).
+ConfigValues config_from_js(const Napi::Value& value) {
   if (!value.IsObject()) throw ArgumentError("Model(config): config must be an object");
   const auto object = value.As<Napi::Object>();
-  const auto integer = [&](const char* key) { return required_integer(object, key, "config"); };
-  const auto number = [&](const char* key) { return required_number(object, key, "config"); };
-  BertConfig c;
-  c.vocab_size = integer("vocab_size");
-  c.hidden_size = integer("hidden_size");
-  c.num_hidden_layers = integer("num_hidden_layers");
-  c.num_attention_heads = integer("num_attention_heads");
-  c.intermediate_size = integer("intermediate_size");
-  c.max_position_embeddings = integer("max_position_embeddings");
-  c.type_vocab_size = integer("type_vocab_size");
-  c.num_labels = integer("num_labels");
-  c.hidden_dropout_prob = number("hidden_dropout_prob");
-  c.attention_probs_dropout_prob = number("attention_probs_dropout_prob");
-  c.classifier_dropout = number("classifier_dropout");
-  c.layer_norm_eps = number("layer_norm_eps");
-  c.initializer_range = number("initializer_range");
-  c.hidden_act = required_string(object, "hidden_act", "config");
-  c.validate();
-  return c;
+  const auto keys = object.GetPropertyNames();
+  ConfigValues values;
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string key = keys.Get(i).ToString().Utf8Value();
+    const Napi::Value field = object.Get(key);
+    if (field.IsNumber()) values.set(key, field.As<Napi::Number>().DoubleValue());
+    else if (field.IsBoolean()) values.set(key, field.As<Napi::Boolean>().Value());
+    else if (field.IsString()) values.set(key, field.As<Napi::String>().Utf8Value());
+    else throw ArgumentError("Model(config): config." + key + " must be a number, a boolean or a string");
+  }
+  return values;
 }
 
 Napi::Value undefined(Napi::Env env, bool&) { return env.Undefined(); }
+
+// Weights that are finite can still overflow float32 on the way (a corrupt exponent, a diverged
+// run): refuse such logits rather than hand out NaN scores.
+void check_finite_logits(const torch::Tensor& logits) {
+  const auto bad = torch::logical_not(torch::isfinite(logits)).any(/*dim=*/1);
+  if (!bad.any().item<bool>()) return;
+  const int64_t row = bad.nonzero()[0][0].item<int64_t>();
+  throw FormatError("the model's logits for row " + std::to_string(row) + " of the batch are not finite (" +
+                    std::to_string(logits[row][0].item<float>()) +
+                    "): its weights overflow float32 on this input; they are corrupt or diverged");
+}
 
 // Runs `change` on the compute thread under the exclusive lock (it changes or frees the weights,
 // so no forward may read them meanwhile); the Promise resolves to undefined.
@@ -87,7 +91,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   guard(info.Env(), [&] {
-    handle_ = std::make_shared<ModelHandle>(config_from_js(info[0]));
+    handle_ = std::make_shared<ModelHandle>(create_model(config_from_js(info[0])));
     handle_->model->eval();
     int64_t bytes = 0;
     for (const auto& parameter : handle_->model->parameters()) bytes += parameter.numel() * parameter.element_size();
@@ -119,7 +123,7 @@ Napi::Value ModelWrap::LoadWeights(const Napi::CallbackInfo& info) {
         [handle, path] {
           const auto tensors = scan_weights(path);  // headers are parsed outside the lock
           std::unique_lock<std::shared_mutex> lock(handle->mutex);
-          return load_state_dict(*handle->live(), tensors, path);
+          return load_state_dict(handle->live(), tensors, path);
         },
         [](Napi::Env env, LoadReport& report) -> Napi::Value {
           auto result = Napi::Object::New(env);
@@ -149,7 +153,7 @@ Napi::Value ModelWrap::SaveWeights(const Napi::CallbackInfo& info) {
           NamedTensors tensors;
           {
             std::shared_lock<std::shared_mutex> lock(handle->mutex);
-            for (auto& [name, tensor] : state_dict(*handle->live())) tensors.emplace_back(name, tensor.clone());
+            for (auto& [name, tensor] : state_dict(handle->live())) tensors.emplace_back(name, tensor.clone());
           }
           write_safetensors(path, tensors, metadata);
           return true;
@@ -170,9 +174,8 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
           c10::InferenceMode inference;
           std::shared_lock<std::shared_mutex> lock(handle->mutex);
           auto& model = handle->live();
-          const auto tensors = batch.to_tensors(handle->config);
-          const auto logits = model->forward(tensors.input_ids, tensors.token_type_ids,
-                                             tensors.attention_mask).contiguous();
+          const auto logits = model.forward(batch.to_tensors(model.shape())).contiguous();
+          check_finite_logits(logits);
           return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
         },
         [](Napi::Env env, std::vector<float>& logits) -> Napi::Value {
@@ -194,22 +197,19 @@ Napi::Value ModelWrap::InitParameters(const Napi::CallbackInfo& info) {
       if (!name.IsString()) throw ArgumentError("initParameters(names): names[" + std::to_string(i) + "] is not a string");
       names.push_back(name.As<Napi::String>().Utf8Value());
     }
-    return run_exclusive(info.Env(), handle_, [names](ModelHandle& handle) { handle.live()->init_parameters(names); });
+    return run_exclusive(info.Env(), handle_, [names](ModelHandle& handle) { handle.live().init_parameters(names); });
   });
 }
 
 Napi::Value ModelWrap::InitWeights(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-      throw ArgumentError("initWeights(seed, padTokenId): numbers expected");
-    }
+    if (info.Length() < 1 || !info[0].IsNumber()) throw ArgumentError("initWeights(seed): a number expected");
     const double seed = info[0].As<Napi::Number>().DoubleValue();
     if (!(seed >= 0) || seed != static_cast<double>(static_cast<uint64_t>(seed))) {
-      throw ArgumentError("initWeights(seed, padTokenId): seed must be a non-negative integer");
+      throw ArgumentError("initWeights(seed): seed must be a non-negative integer");
     }
-    const int64_t pad_token_id = info[1].As<Napi::Number>().Int64Value();
-    return run_exclusive(info.Env(), handle_, [seed, pad_token_id](ModelHandle& handle) {
-      handle.live()->init_weights(static_cast<uint64_t>(seed), pad_token_id);
+    return run_exclusive(info.Env(), handle_, [seed](ModelHandle& handle) {
+      handle.live().init_weights(static_cast<uint64_t>(seed));
     });
   });
 }

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "model/model_handle.h"
+#include "models/model_handle.h"
 #include "napi/async_task.h"
 #include "napi/batch_args.h"
 #include "napi/model_wrap.h"

@@ -2,7 +2,7 @@
 // from trainer.h so the N-API layer can build one without compiling libtorch's full headers.
 #pragma once
 
-#include "model/batch.h"
+#include "models/batch.h"
 
 namespace tce {
 

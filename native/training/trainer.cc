@@ -9,7 +9,7 @@
 
 #include "formats/safetensors.h"
 #include "formats/weights_file.h"
-#include "model/model_handle.h"
+#include "models/model_handle.h"
 #include "runtime/cancellation.h"
 #include "runtime/errors.h"
 
@@ -45,9 +45,9 @@ void TrainerOptions::validate() const {
 Trainer::Trainer(std::shared_ptr<ModelHandle> handle, TrainerOptions options)
     : handle_(std::move(handle)), options_(std::move(options)) {
   options_.validate();
-  validate_loss_options(options_.loss, handle_->config.num_labels);
+  validate_loss_options(options_.loss, handle_->shape.num_labels);
   std::vector<torch::Tensor> decay, no_decay;
-  for (const auto& item : handle_->live()->named_parameters(true)) {
+  for (const auto& item : handle_->live().named_parameters(true)) {
     parameters_.emplace_back(item.key(), item.value());
     (decays(item.key()) ? decay : no_decay).push_back(item.value());
   }
@@ -65,7 +65,7 @@ Trainer::Trainer(std::shared_ptr<ModelHandle> handle, TrainerOptions options)
   torch::manual_seed(options_.seed);
 }
 
-BertForSequenceClassification& Trainer::model() {
+SequenceClassifier& Trainer::model() {
   if (!optimizer_) throw Error(kDisposed, "the trainer's model was disposed: its native memory is released");
   return handle_->live();
 }
@@ -76,9 +76,9 @@ void Trainer::release() {
 }
 
 torch::Tensor Trainer::loss_of(const LabelledBatch& batch) {
-  const auto tensors = batch.tokens.to_tensors(handle_->config);
+  auto& model = this->model();
   const auto labels = torch::from_blob(const_cast<float*>(batch.labels), {batch.tokens.batch_size}, torch::kFloat);
-  const auto logits = model()->forward(tensors.input_ids, tensors.token_type_ids, tensors.attention_mask);
+  const auto logits = model.forward(batch.tokens.to_tensors(model.shape()));
   return compute_loss(options_.loss, logits, labels);
 }
 
@@ -90,13 +90,13 @@ StepResult Trainer::step(const std::vector<LabelledBatch>& micro_batches) {
   if (micro_batches.empty()) throw ArgumentError("a training step needs at least one batch");
   std::unique_lock<std::shared_mutex> lock(handle_->mutex);
   auto& model = this->model();
-  model->train();
+  model.train();
   // Back to eval mode (and no gradients kept alive) whatever happens, so predict stays right.
   struct Restore {
-    BertForSequenceClassification& model;
+    SequenceClassifier& model;
     ~Restore() {
-      for (auto& parameter : model->parameters()) parameter.mutable_grad() = torch::Tensor();
-      model->eval();
+      for (auto& parameter : model.parameters()) parameter.mutable_grad() = torch::Tensor();
+      model.eval();
     }
   } restore{model};
 
@@ -110,7 +110,7 @@ StepResult Trainer::step(const std::vector<LabelledBatch>& micro_batches) {
     result.loss += loss.item<double>();
   }
   if (options_.max_grad_norm > 0) {
-    result.grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), options_.max_grad_norm);
+    result.grad_norm = torch::nn::utils::clip_grad_norm_(model.parameters(), options_.max_grad_norm);
   } else {
     result.grad_norm = std::numeric_limits<double>::quiet_NaN();
   }

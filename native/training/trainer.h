@@ -9,7 +9,7 @@
 
 #include <torch/torch.h>
 
-#include "model/bert_model.h"
+#include "models/sequence_classifier.h"
 #include "training/labelled_batch.h"
 #include "training/losses.h"
 #include "training/lr_schedule.h"
@@ -62,7 +62,7 @@ class Trainer {
 
  private:
   // The model, checked live. Call with the model's lock held.
-  BertForSequenceClassification& model();
+  SequenceClassifier& model();
   torch::Tensor loss_of(const LabelledBatch& batch);
   void set_learning_rate(double lr);
 

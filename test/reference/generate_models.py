@@ -14,9 +14,29 @@ tokenizer_config.json, special_tokens_map.json):
     tiny-f16/       tiny's weights stored as F16 safetensors
     tiny-3labels/   tiny with a 3-label head (NLI-style id2label)
     tiny-gelu-new/  tiny's weights with hidden_act gelu_new
+The other families (families/*.py; tokenizers: families/tokenizer_files.py), all 1 label, hidden
+32, 2 heads, seeded values as tiny's (families.common.init_test_weights):
+    tiny-roberta/         RobertaForSequenceClassification, 2 layers, intermediate 64, byte-level
+                          BPE vocab 2000 (trained here on families/corpus.py's text),
+                          max_position_embeddings 514, type_vocab_size 1, layer_norm_eps 1e-5
+    tiny-xlm-roberta/     the same shape as model_type xlm-roberta, with the Unigram tokenizer of
+                          test/fixtures/tiny-xlm-roberta/sentencepiece.bpe.model (vocab 3002,
+                          Precompiled nmt_nfkc normalizer)
+    tiny-electra/         ElectraForSequenceClassification, embedding_size 16 (so
+                          electra.embeddings_project exists), 2 layers, intermediate 64,
+                          bert-base-uncased's WordPiece (vocab 30522)
+    tiny-modernbert/      ModernBertForSequenceClassification, 4 layers (0 and 3 global, 1 and 2
+                          local), intermediate 48, local_attention 8, classifier_pooling "cls",
+                          byte-level BPE vocab 2000 with ModernBERT's specials
+    tiny-modernbert-mean/ tiny-modernbert's weights with classifier_pooling "mean"
+With --real-shapes (not part of the default run: ~4.5 GB, about a minute), models in the shapes of
+real checkpoints, with the tiny tokenizers padded with unused tokens to the real vocab size:
+    bge-reranker-base/ bge-reranker-large/ (XLM-R base / large), distilroberta-base/,
+    electra-base/ (ELECTRA-base discriminator), gte-reranker-modernbert-base/ (ModernBERT-base).
+    They have their own stamp (.stamp-real-shapes.json).
 
 The bytes are a function of the inputs (this script, the reference modules it imports, the
-tokenizer fixture): a stamp file records a hash of them and the size of every file written, and a
+tokenizer fixtures, make_tokenizers.mjs and the version of the npm `tokenizers` it runs): a stamp file records a hash of them and the size of every file written, and a
 run that finds both unchanged does nothing (without importing torch, so it takes well under 1 s).
 Otherwise the models are built in a staging folder and renamed into place, under a lock, so a
 concurrent or interrupted run never leaves a half-written model behind a valid stamp.
@@ -48,8 +68,16 @@ INPUT_FILES = (
     os.path.join(HERE, "bert_model.py"),
     os.path.join(HERE, "safetensors_io.py"),
     *(os.path.join(FIXTURE_DIR, name) for name in COPIED_TOKENIZER_FILES),
+    *(os.path.join(HERE, "families", name) for name in (
+        "__init__.py", "common.py", "roberta.py", "electra.py", "modernbert.py", "registry.py",
+        "corpus.py", "sentencepiece_model.py", "tokenizer_files.py")),
+    os.path.join(HERE, "make_tokenizers.mjs"),
+    os.path.join(REPO, "test", "fixtures", "tiny-xlm-roberta", "sentencepiece.bpe.model"),
+    os.path.join(REPO, "node_modules", "tokenizers", "package.json"),
 )
+SPM_FIXTURE = os.path.join(REPO, "test", "fixtures", "tiny-xlm-roberta", "sentencepiece.bpe.model")
 STAMP_FILE = ".stamp.json"
+REAL_SHAPES_STAMP_FILE = ".stamp-real-shapes.json"
 LOCK_FILE = ".lock"
 SEED = 20241127
 
@@ -84,6 +112,63 @@ SPECS = (
 )
 
 
+@dataclass(frozen=True)
+class FamilySpec:
+    """A model of families/*.py; `tokenizer` is its kind, `pad_vocab_to` the real vocab size."""
+    name: str
+    model_type: str
+    config: Dict[str, Any]
+    tokenizer: str
+    pad_vocab_to: Any = None
+
+
+TINY_ROBERTA = dict(vocab_size=2000, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                    intermediate_size=64, max_position_embeddings=514, type_vocab_size=1,
+                    layer_norm_eps=1e-5, hidden_act="gelu", pad_token_id=1, bos_token_id=0,
+                    eos_token_id=2, num_labels=1)
+TINY_ELECTRA = dict(vocab_size=30522, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                    num_attention_heads=2, intermediate_size=64, max_position_embeddings=512,
+                    type_vocab_size=2, layer_norm_eps=1e-12, hidden_act="gelu", pad_token_id=0,
+                    num_labels=1)
+# Specials of the ModernBERT-style tiny tokenizer: [UNK]=1995 [CLS]=1996 [SEP]=1997 [PAD]=1998.
+TINY_MODERNBERT = dict(vocab_size=2000, hidden_size=32, intermediate_size=48, num_hidden_layers=4,
+                       num_attention_heads=2, global_attn_every_n_layers=3, local_attention=8,
+                       max_position_embeddings=8192, classifier_pooling="cls", pad_token_id=1998,
+                       bos_token_id=1996, cls_token_id=1996, eos_token_id=1997,
+                       sep_token_id=1997, num_labels=1)
+XLMR_BASE = dict(vocab_size=250002, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                 intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1,
+                 layer_norm_eps=1e-5, hidden_act="gelu", pad_token_id=1, bos_token_id=0,
+                 eos_token_id=2, num_labels=1)
+MODERNBERT_BASE = dict(TINY_MODERNBERT, vocab_size=50368, hidden_size=768, intermediate_size=1152,
+                       num_hidden_layers=22, num_attention_heads=12, local_attention=128,
+                       global_rope_theta=160000.0, local_rope_theta=10000.0,
+                       classifier_pooling="mean")
+
+FAMILY_SPECS = (
+    FamilySpec("tiny-roberta", "roberta", TINY_ROBERTA, "roberta"),
+    FamilySpec("tiny-xlm-roberta", "xlm-roberta", dict(TINY_ROBERTA, vocab_size=3002), "xlm-roberta"),
+    FamilySpec("tiny-electra", "electra", TINY_ELECTRA, "electra"),
+    FamilySpec("tiny-modernbert", "modernbert", TINY_MODERNBERT, "modernbert"),
+    FamilySpec("tiny-modernbert-mean", "modernbert", dict(TINY_MODERNBERT, classifier_pooling="mean"),
+               "modernbert"),
+)
+REAL_SHAPE_SPECS = (
+    FamilySpec("bge-reranker-base", "xlm-roberta", XLMR_BASE, "xlm-roberta", 250002),
+    FamilySpec("bge-reranker-large", "xlm-roberta",
+               dict(XLMR_BASE, num_hidden_layers=24, hidden_size=1024, num_attention_heads=16,
+                    intermediate_size=4096), "xlm-roberta", 250002),
+    FamilySpec("distilroberta-base", "roberta", dict(XLMR_BASE, vocab_size=50265, num_hidden_layers=6),
+               "roberta", 50265),
+    FamilySpec("electra-base", "electra",
+               dict(TINY_ELECTRA, embedding_size=768, hidden_size=768, num_hidden_layers=12,
+                    num_attention_heads=12, intermediate_size=3072), "electra"),
+    FamilySpec("gte-reranker-modernbert-base", "modernbert",
+               dict(MODERNBERT_BASE, pad_token_id=1998, bos_token_id=1996, cls_token_id=1996,
+                    eos_token_id=1997, sep_token_id=1997), "modernbert", 50368),
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # Stamp: skip the work when inputs and outputs are unchanged
 # ---------------------------------------------------------------------------------------------
@@ -97,30 +182,30 @@ def inputs_hash() -> str:
     return digest.hexdigest()
 
 
-def output_sizes(out: str) -> Dict[str, int]:
+def output_sizes(out: str, names) -> Dict[str, int]:
     sizes = {}
-    for spec in SPECS:
-        folder = os.path.join(out, spec.name)
+    for name_ in names:
+        folder = os.path.join(out, name_)
         for name in sorted(os.listdir(folder)):
-            sizes[f"{spec.name}/{name}"] = os.path.getsize(os.path.join(folder, name))
+            sizes[f"{name_}/{name}"] = os.path.getsize(os.path.join(folder, name))
     return sizes
 
 
-def is_up_to_date(out: str, digest: str) -> bool:
+def is_up_to_date(out: str, digest: str, names, stamp_file: str = STAMP_FILE) -> bool:
     try:
-        with open(os.path.join(out, STAMP_FILE), encoding="utf-8") as f:
+        with open(os.path.join(out, stamp_file), encoding="utf-8") as f:
             stamp = json.load(f)
-        return stamp.get("inputs") == digest and stamp.get("files") == output_sizes(out)
+        return stamp.get("inputs") == digest and stamp.get("files") == output_sizes(out, names)
     except (OSError, ValueError):
         return False
 
 
-def write_stamp(out: str, digest: str) -> None:
-    tmp = os.path.join(out, STAMP_FILE + ".tmp")
+def write_stamp(out: str, digest: str, names, stamp_file: str = STAMP_FILE) -> None:
+    tmp = os.path.join(out, stamp_file + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"inputs": digest, "files": output_sizes(out)}, f, indent=2, sort_keys=True)
+        json.dump({"inputs": digest, "files": output_sizes(out, names)}, f, indent=2, sort_keys=True)
         f.write("\n")
-    os.replace(tmp, os.path.join(out, STAMP_FILE))
+    os.replace(tmp, os.path.join(out, stamp_file))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,38 +322,100 @@ def write_json(path: str, value: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The other families
+# ---------------------------------------------------------------------------------------------
+class TokenizerInputs:
+    """What the family tokenizers are built from, made once per run: the corpus, its BPE merges."""
+
+    def __init__(self, staging: str):
+        from families.corpus import write_corpus
+        from families.tokenizer_files import TokenizerWriter, train_bpe_merges
+
+        self.corpus = os.path.join(staging, ".corpus.txt")
+        write_corpus(self.corpus, SEED)
+        self.merges = train_bpe_merges(self.corpus)
+        self.writer = TokenizerWriter()
+
+
+def write_family_model(spec: FamilySpec, folder: str, inputs: TokenizerInputs) -> str:
+    """Writes one family model directory (its tokenizer.json only at inputs.writer.finish())."""
+    import torch
+    from families import tokenizer_files as tf
+    from families.common import init_test_weights, save_model
+    from families.registry import FAMILIES
+
+    os.makedirs(folder)
+    kind = spec.tokenizer
+    if kind == "roberta":
+        vocab_size = tf.write_roberta_tokenizer(folder, inputs.writer, inputs.merges, spec.pad_vocab_to)
+    elif kind == "modernbert":
+        vocab_size = tf.write_modernbert_tokenizer(folder, inputs.writer, inputs.merges, spec.pad_vocab_to)
+    elif kind == "xlm-roberta":
+        vocab_size = tf.write_xlmr_tokenizer(folder, inputs.writer, SPM_FIXTURE, spec.pad_vocab_to)
+    else:
+        vocab_size = tf.write_electra_tokenizer(folder, FIXTURE_DIR)
+    if vocab_size != spec.config["vocab_size"]:
+        raise ValueError(f"{spec.name}: the tokenizer has {vocab_size} tokens, the config "
+                         f"{spec.config['vocab_size']}")
+    family = FAMILIES[spec.model_type]
+    raw = {k: v for k, v in spec.config.items() if k != "num_labels"}
+    config = family.config_class.from_dict(
+        {**raw, "model_type": spec.model_type, "num_labels": spec.config.get("num_labels", 2)},
+        source=spec.name)
+    model = family.model_class(config)
+    init_test_weights(model, SEED)
+    save_model(model, folder, torch.float32)
+    size = os.path.getsize(os.path.join(folder, "model.safetensors")) / 1e6
+    return (f"{spec.name}: {spec.model_type}, hidden {config.hidden_size}, "
+            f"{config.num_hidden_layers} layers, vocab {config.vocab_size} ({kind} tokenizer), "
+            f"model.safetensors ({size:.1f} MB)")
+
+
+# ---------------------------------------------------------------------------------------------
 # Driver
 # ---------------------------------------------------------------------------------------------
-def generate(out: str, force: bool = False) -> None:
+def generate(out: str, force: bool = False, real_shapes: bool = False) -> None:
     os.makedirs(out, exist_ok=True)
     digest = inputs_hash()
-    if not force and is_up_to_date(out, digest):
-        print(f"models up to date in {out}: {', '.join(s.name for s in SPECS)}")
+    if real_shapes:
+        names, stamp_file = [s.name for s in REAL_SHAPE_SPECS], REAL_SHAPES_STAMP_FILE
+    else:
+        names, stamp_file = [s.name for s in (*SPECS, *FAMILY_SPECS)], STAMP_FILE
+    if not force and is_up_to_date(out, digest, names, stamp_file):
+        print(f"models up to date in {out}: {', '.join(names)}")
         return
     with open(os.path.join(out, LOCK_FILE), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         # Another run may have finished while we waited for the lock.
-        if not force and is_up_to_date(out, digest):
-            print(f"models up to date in {out}: {', '.join(s.name for s in SPECS)}")
+        if not force and is_up_to_date(out, digest, names, stamp_file):
+            print(f"models up to date in {out}: {', '.join(names)}")
             return
-        regenerate(out, digest)
+        regenerate(out, digest, real_shapes)
 
 
-def regenerate(out: str, digest: str) -> None:
+def regenerate(out: str, digest: str, real_shapes: bool = False) -> None:
     sys.path.insert(0, HERE)
     remove_leftovers(out)
-    stamp = os.path.join(out, STAMP_FILE)
+    bert_specs = () if real_shapes else SPECS
+    family_specs = REAL_SHAPE_SPECS if real_shapes else FAMILY_SPECS
+    names = [s.name for s in (*bert_specs, *family_specs)]
+    stamp_file = REAL_SHAPES_STAMP_FILE if real_shapes else STAMP_FILE
+    stamp = os.path.join(out, stamp_file)
     if os.path.exists(stamp):
         os.unlink(stamp)  # until the stamp is rewritten, the output counts as incomplete
     staging = os.path.join(out, f".staging-{os.getpid()}")
     os.makedirs(staging)
     try:
-        lines = [write_model(spec, os.path.join(staging, spec.name)) for spec in SPECS]
-        for spec in SPECS:
-            replace_dir(os.path.join(staging, spec.name), os.path.join(out, spec.name))
+        lines = [write_model(spec, os.path.join(staging, spec.name)) for spec in bert_specs]
+        inputs = TokenizerInputs(staging)
+        lines += [write_family_model(spec, os.path.join(staging, spec.name), inputs)
+                  for spec in family_specs]
+        inputs.writer.finish()
+        for name in names:
+            replace_dir(os.path.join(staging, name), os.path.join(out, name))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    write_stamp(out, digest)
+    write_stamp(out, digest, names, stamp_file)
     print("\n".join(lines))  # last: a closed stdout must not interrupt the swap
 
 
@@ -296,8 +443,10 @@ def main(argv) -> int:
     parser.add_argument("--out", default=os.path.join(REPO, "test", ".models"),
                         help="output folder (default: test/.models)")
     parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    parser.add_argument("--real-shapes", action="store_true",
+                        help="write the real-shaped family models instead (big; not for npm test)")
     args = parser.parse_args(argv)
-    generate(os.path.abspath(args.out), args.force)
+    generate(os.path.abspath(args.out), args.force, args.real_shapes)
     return 0
 
 

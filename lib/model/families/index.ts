@@ -1,24 +1,38 @@
 /**
- * The model families, by config.json `model_type`: the one registry a new family is added to
- * (a file beside this one, and a line below).
+ * The model families, by config.json `model_type`: the one registry a new family is added to on
+ * the JS side (a file beside this one, and a line below); native/models/registry.cc is the
+ * native side's, under the same names.
  */
 import { ModelFormatError } from '../../errors.js';
-import type { NativeBertConfig } from '../../native.js';
+import type { NativeModelConfig } from '../../native.js';
 import type { ConfigJson } from '../config.js';
 import type { ParameterCount } from '../model-size.js';
 
-import { bertNativeConfig, bertParameterCount } from './bert.js';
+import { BERT } from './bert.js';
+import { ELECTRA } from './electra.js';
+import { MODERNBERT } from './modernbert.js';
+import { ROBERTA, XLM_ROBERTA } from './roberta.js';
 
-/** What the package needs of a family: the validated config its native model is built from. */
+/** What the package needs of a family, apart from its native model. */
 export interface ModelFamily {
-  /** Validates `config` (read from `file`) and returns what the native model takes. */
-  nativeConfig(config: ConfigJson, numLabels: number, file: string): NativeBertConfig;
+  /** Validates `config` (read from `file`), fills the family's defaults and returns what the native model takes. */
+  nativeConfig(config: ConfigJson, numLabels: number, file: string): NativeModelConfig;
   /** The native model's parameters, counted without building it (to check its size first). */
-  parameterCount(config: NativeBertConfig): ParameterCount;
+  parameterCount(config: NativeModelConfig): ParameterCount;
+  /** Tokens per pair the position embeddings allow. */
+  maxPositions(config: NativeModelConfig): number;
+  /** The classification head's parameters: a bare encoder's checkpoint lacks them, and they are drawn afresh. */
+  readonly headParameters: readonly string[];
+  /** Checkpoint tensors transformers also skips when loading the sequence classifier (pre-training heads, buffers). */
+  readonly ignoredTensors: readonly RegExp[];
 }
 
 const FAMILIES: Readonly<Record<string, ModelFamily>> = {
-  bert: { nativeConfig: bertNativeConfig, parameterCount: bertParameterCount },
+  bert: BERT,
+  electra: ELECTRA,
+  modernbert: MODERNBERT,
+  roberta: ROBERTA,
+  'xlm-roberta': XLM_ROBERTA,
 };
 
 /** The `model_type` values this package can run. */
@@ -30,10 +44,15 @@ export const SUPPORTED_MODEL_TYPES = Object.keys(FAMILIES);
  * @throws ModelFormatError naming the supported types when `model_type` is not one of them.
  */
 export function modelFamily(config: ConfigJson, file: string): ModelFamily {
-  const modelType = config.model_type ?? 'bert';
-  const family = typeof modelType === 'string' && Object.hasOwn(FAMILIES, modelType) ? FAMILIES[modelType] : undefined;
+  const family = Object.hasOwn(FAMILIES, modelTypeOf(config)) ? FAMILIES[modelTypeOf(config)] : undefined;
   if (!family) {
-    throw new ModelFormatError(`${file}: model_type '${String(modelType)}' is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+    throw new ModelFormatError(`${file}: model_type '${String(config.model_type)}' is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
   }
   return family;
+}
+
+/** config.json's `model_type`, BERT when absent. */
+export function modelTypeOf(config: ConfigJson): string {
+  const modelType = config.model_type ?? 'bert';
+  return typeof modelType === 'string' ? modelType : String(modelType);
 }

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "formats/tensor_file.h"
+#include "models/sequence_classifier.h"
 
 namespace tce {
 
@@ -19,7 +20,7 @@ struct LoadReport {
 // Copies every stored tensor whose (normalised) name matches a parameter, reading only those and
 // only after every name, dtype and shape has been checked. A mismatch, a name given twice or a
 // non-finite value throws a FormatError naming the tensor. `source` names the file in messages.
-LoadReport load_state_dict(torch::nn::Module& module, const StoredTensors& tensors, const std::string& source);
+LoadReport load_state_dict(SequenceClassifier& module, const StoredTensors& tensors, const std::string& source);
 
 // Parameters in registration order, detached, contiguous.
 NamedTensors state_dict(const torch::nn::Module& module);

@@ -7,7 +7,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "model/bert_config.h"
+#include "models/model_shape.h"
 
 namespace tce {
 
@@ -22,8 +22,8 @@ struct TokenBatch {
   int64_t batch_size = 0;
   int64_t seq_length = 0;
 
-  // Views over the arrays; checks ids against the config's table sizes.
-  BatchTensors to_tensors(const BertConfig& config) const;
+  // Views over the arrays; checks ids against the model's table sizes.
+  BatchTensors to_tensors(const ModelShape& shape) const;
 };
 
 }  // namespace tce

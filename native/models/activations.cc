@@ -1,4 +1,4 @@
-#include "model/activations.h"
+#include "models/activations.h"
 
 #include <cmath>
 

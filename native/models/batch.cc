@@ -1,4 +1,4 @@
-#include "model/batch.h"
+#include "models/batch.h"
 
 #include <string>
 
@@ -21,17 +21,17 @@ void check_range(const at::Tensor& ids, int64_t limit, const char* what, const c
 
 }  // namespace
 
-BatchTensors TokenBatch::to_tensors(const BertConfig& config) const {
-  if (seq_length > config.max_position_embeddings) {
-    throw ArgumentError("sequence length " + std::to_string(seq_length) + " exceeds config.max_position_embeddings (" +
-                        std::to_string(config.max_position_embeddings) + ")");
+BatchTensors TokenBatch::to_tensors(const ModelShape& shape) const {
+  if (seq_length > shape.max_sequence_length) {
+    throw ArgumentError("sequence length " + std::to_string(seq_length) + " exceeds the " +
+                        std::to_string(shape.max_sequence_length) + " tokens the model's position embeddings allow");
   }
   const auto options = at::TensorOptions().dtype(at::kInt);
   BatchTensors t{at::from_blob(input_ids, {batch_size, seq_length}, options),
                  at::from_blob(token_type_ids, {batch_size, seq_length}, options),
                  at::from_blob(attention_mask, {batch_size, seq_length}, options)};
-  check_range(t.input_ids, config.vocab_size, "token ids", "vocab_size");
-  check_range(t.token_type_ids, config.type_vocab_size, "token type ids", "type_vocab_size");
+  check_range(t.input_ids, shape.vocab_size, "token ids", "vocab_size");
+  if (shape.type_vocab_size > 0) check_range(t.token_type_ids, shape.type_vocab_size, "token type ids", "type_vocab_size");
   check_range(t.attention_mask, 2, "attention mask values", nullptr);
   return t;
 }

@@ -1,4 +1,4 @@
-#include "model/state_dict.h"
+#include "models/state_dict.h"
 
 #include <unordered_map>
 #include <unordered_set>
@@ -37,14 +37,15 @@ void check_finite(const torch::Tensor& tensor, const std::string& name, const st
 
 }  // namespace
 
-LoadReport load_state_dict(torch::nn::Module& module, const StoredTensors& tensors, const std::string& source) {
+LoadReport load_state_dict(SequenceClassifier& module, const StoredTensors& tensors, const std::string& source) {
   std::unordered_map<std::string, torch::Tensor> parameters;
   for (const auto& item : module.named_parameters(/*recurse=*/true)) parameters.emplace(item.key(), item.value());
 
-  // A bare BertModel checkpoint (no "bert." prefix) loads into the classifier's encoder, as
-  // Hugging Face does with base_model_prefix.
+  // A bare encoder checkpoint (a BertModel's, without "bert.") loads into the classifier's
+  // encoder, as Hugging Face does with base_model_prefix.
+  const std::string prefix = module.shape().base_model_prefix + ".";
   bool has_prefix = false;
-  for (const auto& stored : tensors) has_prefix = has_prefix || starts_with(stored.name, "bert.");
+  for (const auto& stored : tensors) has_prefix = has_prefix || starts_with(stored.name, prefix);
 
   // Every name, dtype and shape is checked before any tensor is read: a file's header cannot make
   // the loader allocate what the model has no room for.
@@ -53,7 +54,7 @@ LoadReport load_state_dict(torch::nn::Module& module, const StoredTensors& tenso
   std::unordered_set<std::string> loaded;
   for (const StoredTensor& stored : tensors) {
     std::string name = fix_legacy_name(stored.name);
-    if (!has_prefix && !parameters.count(name) && parameters.count("bert." + name)) name = "bert." + name;
+    if (!has_prefix && !parameters.count(name) && parameters.count(prefix + name)) name = prefix + name;
     const auto found = parameters.find(name);
     if (found == parameters.end()) {
       report.unexpected.push_back(stored.name);

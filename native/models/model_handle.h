@@ -5,29 +5,30 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <vector>
 
-#include "model/bert_model.h"
+#include "models/sequence_classifier.h"
 #include "runtime/errors.h"
 #include "runtime/memory.h"
 
 namespace tce {
 
 struct ModelHandle {
-  explicit ModelHandle(const BertConfig& config) : model(config), config(config) {}
+  explicit ModelHandle(std::shared_ptr<SequenceClassifier> m) : model(std::move(m)), shape(model->shape()) {}
 
   // The module, or empty once disposed. Call live() before touching it.
-  BertForSequenceClassification model;
+  std::shared_ptr<SequenceClassifier> model;
   // Kept after disposal, for messages and shapes.
-  const BertConfig config;
+  const ModelShape shape;
   std::shared_mutex mutex;
 
   // Throws ERR_DISPOSED once dispose() has run. Call with `mutex` held.
-  BertForSequenceClassification& live() {
-    if (model.is_empty()) throw Error(kDisposed, "the model was disposed: its native memory is released");
-    return model;
+  SequenceClassifier& live() {
+    if (!model) throw Error(kDisposed, "the model was disposed: its native memory is released");
+    return *model;
   }
 
   // Something else holding the module's tensors (a trainer's optimiser) that must let go of them
@@ -46,7 +47,7 @@ struct ModelHandle {
       hooks.swap(hooks_);
     }
     for (auto& release : hooks) release();
-    model = nullptr;
+    model.reset();
     release_free_memory();
   }
 
