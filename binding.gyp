@@ -20,6 +20,8 @@
       ],
       "defines": [
         "NAPI_VERSION=8",
+        # native/distributed: c10d's ProcessGroupGloo is behind it (gloo headers: libgloo-dev).
+        "USE_C10D_GLOO",
         "NODE_ADDON_API_CPP_EXCEPTIONS",
         "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
         "_GLIBCXX_USE_CXX11_ABI=1"

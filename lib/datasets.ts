@@ -392,3 +392,133 @@ export function toRerankingSamples(dataset: PairDataset): QueryGroup[] {
   });
   return [...byQuery.values()];
 }
+
+/**
+ * A dataset read by column position, as Sentence Transformers reads one: the label column is found
+ * by name (`label`, `labels`, `score` or `scores`), every other column is an input, in order (the
+ * first is the query; the loss's inputs follow). Rows keep their values as given (strings, lists,
+ * numbers); each loss checks them. Build one with {@link toColumnDataset} or load one with
+ * {@link loadDataset}.
+ */
+export class ColumnDataset {
+  /** The input columns in order (the label column and `dataset_name` left out). */
+  readonly inputColumns: readonly string[];
+  /** The label column's name, if there is one. */
+  readonly labelColumn: string | undefined;
+  readonly #rows: readonly Record<string, unknown>[];
+  readonly #where: (row: number) => string;
+
+  /** @internal Use {@link toColumnDataset} or {@link loadDataset}. */
+  constructor(columns: readonly string[], rows: readonly Record<string, unknown>[], where: (row: number) => string) {
+    const labels = columns.filter((name) => (LABEL_COLUMNS as readonly string[]).includes(name));
+    if (labels.length > 1) throw new InvalidArgumentError(`several label columns (${labels.join(', ')}); keep one of them`);
+    this.labelColumn = labels[0];
+    this.inputColumns = columns.filter((name) => name !== this.labelColumn && name !== 'dataset_name');
+    this.#rows = rows;
+    this.#where = where;
+  }
+
+  /** Number of rows. */
+  get length(): number {
+    return this.#rows.length;
+  }
+
+  /** The value of input column `column` (an index into {@link inputColumns}) in `row`. */
+  input(row: number, column: number): unknown {
+    return this.#rows[row][this.inputColumns[column]];
+  }
+
+  /** The row's label (undefined without a label column). */
+  label(row: number): unknown {
+    return this.labelColumn === undefined ? undefined : this.#rows[row][this.labelColumn];
+  }
+
+  /** Where a row came from, for error messages: `row 3` or `file.jsonl:4`. */
+  where(row: number): string {
+    return this.#where(row);
+  }
+
+  /** The rows as objects. */
+  rows(): Record<string, unknown>[] {
+    return this.#rows.map((row) => ({ ...row }));
+  }
+}
+
+/**
+ * A {@link ColumnDataset} from rows (column order = the first row's key order) or from columns
+ * of equal length (key order = column order).
+ * @throws InvalidArgumentError for an empty input, columns of different lengths or several label columns.
+ */
+export function toColumnDataset(input: PairInput | ColumnDataset): ColumnDataset {
+  if (input instanceof ColumnDataset) return input;
+  if (Array.isArray(input)) {
+    if (input.length === 0) throw new InvalidArgumentError('the dataset is empty');
+    const rows = input.map((row, i) => checkRowObject(row, `row ${i}`));
+    return new ColumnDataset(Object.keys(rows[0]), rows, (i) => `row ${i}`);
+  }
+  if (input === null || typeof input !== 'object') throw new InvalidArgumentError('a dataset must be an array of rows or an object of columns');
+  const columns = input as PairColumns;
+  const names = Object.keys(columns);
+  if (names.length === 0) throw new InvalidArgumentError('the dataset has no columns');
+  for (const name of names) {
+    const column = columns[name];
+    if (!Array.isArray(column) && !(ArrayBuffer.isView(column) && !(column instanceof DataView))) {
+      throw new InvalidArgumentError(`column "${name}" must be an array`);
+    }
+    if (column.length !== columns[names[0]].length) {
+      throw new InvalidArgumentError(`column "${name}" has ${column.length} values but "${names[0]}" has ${columns[names[0]].length}`);
+    }
+  }
+  const length = columns[names[0]].length;
+  if (length === 0) throw new InvalidArgumentError('the dataset is empty');
+  const rows = Array.from({ length }, (_, i) => Object.fromEntries(names.map((name) => [name, columns[name][i]])));
+  return new ColumnDataset(names, rows, (i) => `row ${i}`);
+}
+
+/**
+ * Loads a `.jsonl` file (one row object per line) or a `.csv` file (a header row; a field that
+ * starts with `[` is read as JSON, so list columns such as `docs` and `labels` can be written
+ * `"[""a"", ""b""]"`; a decimal field is a number) into a {@link ColumnDataset}.
+ * @throws FileSystemError when the file cannot be read; InvalidArgumentError naming `file:line`.
+ */
+export async function loadDataset(path: string): Promise<ColumnDataset> {
+  if (typeof path === 'string' && path.toLowerCase().endsWith('.csv')) {
+    const records = parseCsv(await readText(path), path);
+    if (records.length < 2) throw new InvalidArgumentError(`${path}: the file holds no rows`);
+    const [header, ...body] = records;
+    const rows = body.map(({ fields, line }) => {
+      if (fields.length !== header.fields.length) {
+        throw new InvalidArgumentError(`${path}:${line}: ${fields.length} fields, but the header has ${header.fields.length}`);
+      }
+      return Object.fromEntries(header.fields.map((name, i) => [name, csvValue(fields[i], `${path}:${line}`)]));
+    });
+    return new ColumnDataset(header.fields, rows, (i) => `${path}:${body[i].line}`);
+  }
+  const lines = (await readText(path)).split('\n');
+  const rows: Record<string, unknown>[] = [];
+  const lineNumbers: number[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch (error) {
+      throw new InvalidArgumentError(`${path}:${i + 1}: invalid JSON: ${(error as Error).message}`);
+    }
+    rows.push(checkRowObject(row, `${path}:${i + 1}`));
+    lineNumbers.push(i + 1);
+  });
+  if (rows.length === 0) throw new InvalidArgumentError(`${path}: the file holds no rows`);
+  return new ColumnDataset(Object.keys(rows[0]), rows, (i) => `${path}:${lineNumbers[i]}`);
+}
+
+function csvValue(field: string, where: string): unknown {
+  if (field.trimStart().startsWith('[')) {
+    try {
+      return JSON.parse(field);
+    } catch (error) {
+      throw new InvalidArgumentError(`${where}: a field starting with "[" must be a JSON list: ${(error as Error).message}`);
+    }
+  }
+  return parseDecimal(field) ?? field;
+}

@@ -85,6 +85,17 @@ export class NonFiniteLossError extends CrossEncoderError {
   }
 }
 
+/**
+ * Data-parallel training failed between processes: a rank could not join the rendezvous, or a
+ * collective (gradient all-reduce, broadcast, barrier) failed or timed out because another rank
+ * stopped. The message names this rank and what it was doing.
+ */
+export class DistributedError extends CrossEncoderError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_DISTRIBUTED', options);
+  }
+}
+
 const byCode: Record<string, new (message: string, options?: ErrorOptions) => CrossEncoderError> = {
   ERR_INVALID_ARGUMENT: InvalidArgumentError,
   ERR_MODEL_FORMAT: ModelFormatError,
@@ -93,6 +104,7 @@ const byCode: Record<string, new (message: string, options?: ErrorOptions) => Cr
   ERR_TORCH: TorchError,
   ERR_CANCELLED: CancelledError,
   ERR_DISPOSED: DisposedError,
+  ERR_DISTRIBUTED: DistributedError,
 };
 
 /** Turns an error thrown by the native addon (a plain Error with a `code`) into its typed class. */

@@ -33,13 +33,48 @@ export type {
   LrSchedulerType,
   ResolvedTrainingArguments,
 } from './training/training-arguments.js';
-export { BinaryCrossEntropyLoss, CrossEntropyLoss } from './training/losses.js';
-export type { CrossEncoderLoss } from './training/losses.js';
+export {
+  BaseWeightingScheme,
+  BinaryCrossEntropyLoss,
+  CachedMultipleNegativesRankingLoss,
+  createLoss,
+  CrossEntropyLoss,
+  LambdaLoss,
+  LambdaRankScheme,
+  ListMLELoss,
+  ListNetLoss,
+  LOSSES,
+  MarginMSELoss,
+  MSELoss,
+  MultipleNegativesRankingLoss,
+  NDCGLoss1Scheme,
+  NDCGLoss2PPScheme,
+  NDCGLoss2Scheme,
+  NoWeightingScheme,
+  PListMLELoss,
+  RankNetLoss,
+} from './training/losses/index.js';
+export type {
+  ActivationFn,
+  CachedMultipleNegativesRankingLossOptions,
+  CrossEncoderLoss,
+  LambdaLossOptions,
+  ListMLELossOptions,
+  ListwiseLoss,
+  ListwiseLossOptions,
+  LossSamples,
+  MSELossOptions,
+  MultipleNegativesRankingLossOptions,
+  PListMLELossOptions,
+  RankNetLossOptions,
+} from './training/losses/index.js';
 export { EarlyStoppingCallback } from './training/callbacks.js';
 export type { CallbackEvent, CallbackHook, StepOutput, TrainerCallback, TrainerControl, TrainerState } from './training/callbacks.js';
-export { loadCsv, loadJsonl, toPairDataset, toRerankingSamples, trainTestSplit } from './datasets.js';
+export { ColumnDataset, loadCsv, loadDataset, loadJsonl, toColumnDataset, toPairDataset, toRerankingSamples, trainTestSplit } from './datasets.js';
 export type { PairColumns, PairDataset, PairInput, PairRow, QueryGroup, TrainTestSplitOptions } from './datasets.js';
 export * from './evaluation/index.js';
+export { distributedEnv, isWorldProcessZero } from './training/distributed.js';
+export type { DistributedEnv } from './training/distributed.js';
 export { createRerankServer } from './serving/index.js';
 export type { RerankServer, RerankServerControls, RerankServerOptions, ServingErrorBody, ServingErrorType } from './serving/index.js';
 
@@ -48,6 +83,7 @@ export {
   CancelledError,
   CrossEncoderError,
   DisposedError,
+  DistributedError,
   NonFiniteLossError,
   FileSystemError,
   InvalidArgumentError,

@@ -29,6 +29,38 @@ export interface NativeLabelledBatch extends NativeBatch {
   labels: Float32Array;
 }
 
+/**
+ * Pairs of different lengths back to back (pair i is `offsets[i]..offsets[i + 1]`), for a loss
+ * that picks its own pairs from them (MNRL's drawn negatives).
+ */
+export interface NativeRaggedPairs {
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+  offsets: Int32Array;
+}
+
+/**
+ * A micro-batch in a loss's layout (native/training/labelled_batch.h): token chunks forwarded in
+ * order, the labels, and what the loss family needs (documents per query, candidate pairs).
+ */
+export interface NativeLossBatch {
+  chunks: NativeBatch[];
+  /** Rows of the dataset in the batch (queries). */
+  rows: number;
+  labels?: Float32Array;
+  labelColumns?: number;
+  groupSizes?: Int32Array;
+  candidates?: NativeRaggedPairs;
+  columns?: number;
+  padTokenId?: number;
+}
+
+/** The loss of a native trainer: its native name and options (numbers, booleans, strings; null = None). */
+export interface NativeLossOptions {
+  loss: string;
+  lossOptions: Record<string, number | boolean | string | null>;
+}
+
 /** Which tensors a weights file lacked and which it had in excess. */
 export interface NativeLoadReport {
   missing: string[];
@@ -45,9 +77,7 @@ export interface NativeInfo {
   ompWaitPolicy: string;
 }
 
-export interface NativeTrainerOptions {
-  loss: 'binary_cross_entropy' | 'cross_entropy';
-  posWeight?: number;
+export interface NativeTrainerOptions extends NativeLossOptions {
   learningRate: number;
   weightDecay: number;
   adamBeta1: number;
@@ -68,25 +98,37 @@ export interface NativeStepResult {
 
 // The addon as it is; only this module sees it.
 interface AddonModel {
-  loadWeights(path: string): Promise<NativeLoadReport>;
-  saveWeights(path: string, metadata: Record<string, string>): Promise<void>;
+  loadWeights(path: string, scope: string): Promise<NativeLoadReport>;
+  saveWeights(path: string, metadata: Record<string, string>, scope: string): Promise<void>;
   forward(batch: NativeBatch): Promise<Float32Array>;
   initParameters(names: string[]): Promise<void>;
   initWeights(seed: number): Promise<void>;
   dispose(): Promise<void>;
 }
 interface AddonTrainer {
-  step(batches: NativeLabelledBatch[]): Promise<NativeStepResult>;
-  evalLoss(batch: NativeLabelledBatch): Promise<number>;
+  step(batches: (NativeLabelledBatch | NativeLossBatch)[]): Promise<NativeStepResult>;
+  evalLoss(batch: NativeLabelledBatch | NativeLossBatch): Promise<number>;
   drawLoaderSeed(): Promise<void>;
   saveState(dir: string): Promise<void>;
   loadState(dir: string): Promise<void>;
   stepsTaken(): number;
+  setProcessGroup(group: AddonProcessGroup | null): void;
+}
+interface AddonProcessGroup {
+  connect(): Promise<void>;
+  broadcastModel(model: AddonModel): Promise<void>;
+  allReduceMax(values: number[], what: string): Promise<number[]>;
+  barrier(what: string): Promise<void>;
+  saveRngStates(dir: string): Promise<void>;
+  loadRngState(dir: string): Promise<void>;
+  close(): Promise<void>;
 }
 interface Addon {
   Model: new (config: NativeModelConfig) => AddonModel;
   Trainer: new (model: AddonModel, options: NativeTrainerOptions) => AddonTrainer;
+  ProcessGroup: new (options: NativeProcessGroupOptions) => AddonProcessGroup;
   randperm(n: number, seed: number): Promise<Float64Array>;
+  probeLoss(options: NativeLossOptions, numLabels: number, logits: Float32Array, batch: NativeLossBatch): Promise<{ loss: number; gradient: Float32Array }>;
   info(): Omit<NativeInfo, 'ompWaitPolicy'>;
   shutdown(): boolean;
 }
@@ -178,14 +220,18 @@ export class NativeModel {
     this.#model = mapped(() => new (load().Model)(config));
   }
 
-  /** Copies the tensors of a `.safetensors` or `pytorch_model.bin` file in by state-dict name. */
-  loadWeights(file: string): Promise<NativeLoadReport> {
-    return mappedAsync(() => this.#model.loadWeights(file));
+  /**
+   * Copies the tensors of a `.safetensors` or `pytorch_model.bin` file in by state-dict name.
+   * With a `scope` (`'2.'`: a modular model's module "2"), the file's names are those of the
+   * parameters under it, without it, and `missing` counts only those.
+   */
+  loadWeights(file: string, scope = ''): Promise<NativeLoadReport> {
+    return mappedAsync(() => this.#model.loadWeights(file, scope));
   }
 
-  /** Writes every parameter to a `.safetensors` file with `metadata` as its `__metadata__`. */
-  saveWeights(file: string, metadata: Record<string, string>): Promise<void> {
-    return mappedAsync(() => this.#model.saveWeights(file, metadata));
+  /** Writes every parameter (or those under `scope`, named without it) to a `.safetensors` file with `metadata` as its `__metadata__`. */
+  saveWeights(file: string, metadata: Record<string, string>, scope = ''): Promise<void> {
+    return mappedAsync(() => this.#model.saveWeights(file, metadata, scope));
   }
 
   /** Logits, row-major `[batchSize, numLabels]`. */
@@ -225,13 +271,15 @@ export class NativeTrainer {
   }
 
   /** One optimiser step over the micro-batches (gradient accumulation). */
-  step(batches: NativeLabelledBatch[]): Promise<NativeStepResult> {
-    for (const batch of batches) batchObserver?.('step', batch.batchSize, batch.seqLength);
+  step(batches: (NativeLabelledBatch | NativeLossBatch)[]): Promise<NativeStepResult> {
+    for (const batch of batches) {
+      for (const chunk of 'chunks' in batch ? batch.chunks : [batch]) batchObserver?.('step', chunk.batchSize, chunk.seqLength);
+    }
     return mappedAsync(() => this.#trainer.step(batches));
   }
 
   /** The loss of one batch, without gradients. */
-  evalLoss(batch: NativeLabelledBatch): Promise<number> {
+  evalLoss(batch: NativeLabelledBatch | NativeLossBatch): Promise<number> {
     return mappedAsync(() => this.#trainer.evalLoss(batch));
   }
 
@@ -252,11 +300,90 @@ export class NativeTrainer {
   stepsTaken(): number {
     return mapped(() => this.#trainer.stepsTaken());
   }
+
+  /** Later steps average their gradients over the group's ranks (null: this process alone). */
+  setProcessGroup(group: NativeProcessGroup | null): void {
+    mapped(() => this.#trainer.setProcessGroup(group === null ? null : addonGroupOf(group)));
+  }
+}
+
+/** Where and how a process joins a data-parallel group (torchrun's environment variables). */
+export interface NativeProcessGroupOptions {
+  masterAddr: string;
+  masterPort: number;
+  rank: number;
+  worldSize: number;
+  /** Rendezvous and every collective wait at most this long for the other ranks. */
+  timeoutMs: number;
+  /** The network interface gloo binds (GLOO_SOCKET_IFNAME); default: the hostname's address. */
+  interface?: string;
+}
+
+let addonGroupOf: (group: NativeProcessGroup) => AddonProcessGroup;
+
+/** libtorch's c10d ProcessGroupGloo over a TCPStore rendezvous (native/distributed). */
+export class NativeProcessGroup {
+  readonly #group: AddonProcessGroup;
+
+  static {
+    addonGroupOf = (group) => group.#group;
+  }
+
+  constructor(options: NativeProcessGroupOptions) {
+    this.#group = mapped(() => new (load().ProcessGroup)(options));
+  }
+
+  /** The rendezvous: resolves once every rank has joined. */
+  connect(): Promise<void> {
+    return mappedAsync(() => this.#group.connect());
+  }
+
+  /** Copies rank 0's weights into `model` on every rank. */
+  broadcastModel(model: NativeModel): Promise<void> {
+    return mappedAsync(() => this.#group.broadcastModel(addonModelOf(model)));
+  }
+
+  /** The element-wise largest of `values` over the ranks; `what` names it in errors. */
+  allReduceMax(values: number[], what: string): Promise<number[]> {
+    return mappedAsync(() => this.#group.allReduceMax(values, what));
+  }
+
+  barrier(what: string): Promise<void> {
+    return mappedAsync(() => this.#group.barrier(what));
+  }
+
+  /** Collective: every rank's RNG state; rank 0 writes those of ranks >= 1 into `dir` (others pass ''). */
+  saveRngStates(dir: string): Promise<void> {
+    return mappedAsync(() => this.#group.saveRngStates(dir));
+  }
+
+  /** Ranks >= 1 restore their RNG state from `dir`/rng_state_<rank>.safetensors. */
+  loadRngState(dir: string): Promise<void> {
+    return mappedAsync(() => this.#group.loadRngState(dir));
+  }
+
+  /** Closes the connections: the other ranks' collectives fail at once instead of waiting. */
+  close(): Promise<void> {
+    return mappedAsync(() => this.#group.close());
+  }
 }
 
 /** `torch.randperm(n, generator=torch.Generator().manual_seed(seed))`. */
 export function randperm(n: number, seed: number): Promise<Float64Array> {
   return mappedAsync(() => load().randperm(n, seed));
+}
+
+/**
+ * A loss on given logits `[rows, numLabels]` instead of a model's (the loss parity tests): each
+ * pair of `batch` carries, as its first token id, the row of `logits` standing for it.
+ */
+export function probeLoss(
+  options: NativeLossOptions,
+  numLabels: number,
+  logits: Float32Array,
+  batch: NativeLossBatch,
+): Promise<{ loss: number; gradient: Float32Array }> {
+  return mappedAsync(() => load().probeLoss(options, numLabels, logits, batch));
 }
 
 /** libtorch's version, BLAS and threads. */

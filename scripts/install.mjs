@@ -20,6 +20,7 @@ import {
   InstallError,
   aptInstall,
   ensureFastBlas,
+  ensureGlooHeaders,
   ensureLibtorch,
   findLibtorch,
   isDebianRoot,
@@ -190,6 +191,7 @@ async function main() {
   const lib = await ensureLibtorch();
   log(`using libtorch ${lib.version} ${lib.how}`);
   ensureFastBlas(lib);
+  ensureGlooHeaders(lib);
   buildAddon(lib);
   installAddon(lib);
   log(`built ${path.relative(process.cwd(), ADDON) || ADDON}`);

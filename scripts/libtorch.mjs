@@ -4,7 +4,7 @@
 // Order (the first that yields a libtorch wins):
 //   1. $LIBTORCH, a libtorch root (an explicit choice: a bad one is an error, not skipped);
 //   2. a libtorch CMake finds: $Torch_DIR, $CMAKE_PREFIX_PATH, then the system prefixes;
-//   3. on Debian/Ubuntu as root: apt-get install libtorch-dev libopenblas0-pthread;
+//   3. on Debian/Ubuntu as root: apt-get install libtorch-dev libopenblas0-pthread libgloo-dev;
 //   4. the official CPU zip, downloaded once into a cache and checked against a pinned sha256.
 //
 // Used by scripts/install.mjs (all four steps) and, as a CLI, by binding.gyp
@@ -265,9 +265,9 @@ function fromApt(env, tried) {
     tried.push(`apt-get: libtorch-dev ${candidate} is older than ${MIN_VERSION}, skipped`);
     return null;
   }
-  log(`installing libtorch-dev ${candidate} and libopenblas0-pthread with apt-get (a few hundred MB)`);
+  log(`installing libtorch-dev ${candidate}, libopenblas0-pthread and libgloo-dev with apt-get (a few hundred MB)`);
   try {
-    aptInstall(['libtorch-dev', 'libopenblas0-pthread']);
+    aptInstall(['libtorch-dev', 'libopenblas0-pthread', GLOO_PACKAGE]);
   } catch (error) {
     tried.push(`apt-get: ${error.message}`);
     return null;
@@ -487,6 +487,48 @@ export function ensureFastBlas(lib, { blasLink = blasLinkOf(lib), canInstall = i
 }
 
 // ---------------------------------------------------------------------------------------------
+// gloo: native/distributed compiles against c10d's ProcessGroupGloo, whose header includes gloo's
+
+const GLOO_PACKAGE = 'libgloo-dev';
+
+/** The directory holding gloo/config.h for `lib` (its include/ first, then the system's), or null. */
+export function glooIncludeDir(lib, { systemDirs = ['/usr/include', '/usr/local/include'] } = {}) {
+  return [...lib.includeDirs, ...systemDirs].find((dir) => fs.existsSync(path.join(dir, 'gloo', 'config.h'))) ?? null;
+}
+
+/** libgloo's shared library (Debian's libgloo-dev puts it in /usr/lib), linked when present; else null. */
+export function glooLibrary(lib) {
+  const name = process.platform === 'darwin' ? 'libgloo.dylib' : 'libgloo.so';
+  const file = [lib.libDir, '/usr/lib', '/usr/local/lib'].map((dir) => path.join(dir, name)).find((f) => fs.existsSync(f));
+  return file ?? null;
+}
+
+/**
+ * Makes the gloo headers available, installing Debian's libgloo-dev where we can (Debian's
+ * libtorch-dev does not depend on it).
+ * @param {{includeDirs: string[]}} lib
+ * @param {{canInstall?: boolean, find?: () => string | null}} [options] overridable for tests.
+ * @returns {string} the include directory holding gloo/.
+ * @throws {InstallError} saying how to get them.
+ */
+export function ensureGlooHeaders(lib, { canInstall = isDebianRoot(), find = () => glooIncludeDir(lib) } = {}) {
+  let dir = find();
+  if (dir) return dir;
+  if (canInstall) {
+    log(`the gloo headers (for data-parallel training) are missing: installing ${GLOO_PACKAGE} with apt-get`);
+    aptInstall([GLOO_PACKAGE]);
+    dir = find();
+    if (dir) return dir;
+  }
+  throw new InstallError(
+    'the gloo headers (gloo/config.h) were not found: the native addon\'s data-parallel training ' +
+      "compiles against libtorch's c10d gloo backend, which needs them. On Debian/Ubuntu run " +
+      `\`apt-get install ${GLOO_PACKAGE}\` (npm install does it when run as root) and run npm install again; ` +
+      'elsewhere use a libtorch whose include/ has gloo/ (LIBTORCH=/path/to/libtorch).',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Small helpers
 
 /** The absolute path of an executable (a bare name is looked up on PATH), or null. */
@@ -539,7 +581,8 @@ function readdirOrEmpty(dir) {
 
 const CLI_OUTPUTS = {
   // /usr/include is already on the compiler's path; -I on it only reorders system headers.
-  '--gyp-include': (lib) => lib.includeDirs.filter((dir) => dir !== '/usr/include').join(' '),
+  '--gyp-include': (lib) =>
+    [...new Set([...lib.includeDirs, glooIncludeDir(lib)])].filter((dir) => dir && dir !== '/usr/include').join(' '),
   '--gyp-libs': (lib) =>
     [
       `-L${lib.libDir}`,
@@ -547,6 +590,7 @@ const CLI_OUTPUTS = {
       '-ltorch',
       '-ltorch_cpu',
       '-lc10',
+      ...(glooLibrary(lib) ? [glooLibrary(lib)] : []),
     ].join(' '),
   '--json': (lib) => JSON.stringify(lib, null, 2),
 };

@@ -417,7 +417,7 @@ describe('usage', () => {
         run(['predict', '-i', 'x.jsonl', 'stray']),
         run(['--model', TINY]),
       ]);
-      expectError(command, 2, /unknown command 'frobnicate'; commands: predict, rank, eval, train, download, serve \(see 'crossencoder --help'\)/);
+      expectError(command, 2, /unknown command 'frobnicate'; commands: predict, rank, eval, train, launch, download, serve \(see 'crossencoder --help'\)/);
       expectError(unknownFlag, 2, /unknown option '--bogus' \(see 'crossencoder predict --help'\)/);
       expectError(missingModel, 2, /option '--model' needs a value: <path\|id>/);
       expectError(missingInput, 2, /missing --input <file>/);

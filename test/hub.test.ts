@@ -46,6 +46,14 @@ const CONFIG = json({ architectures: ['BertForSequenceClassification'], hidden_s
 const TOKENIZER = json({ version: '1.0', model: { type: 'WordPiece' } });
 const TOKENIZER_CONFIG = json({ do_lower_case: true });
 const VOCAB = Buffer.from('[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n');
+const DENSE_WEIGHTS = randomBytes(3_000);
+const MODULES = json([
+  { idx: 0, name: '0', path: '', type: 'sentence_transformers.base.modules.transformer.Transformer' },
+  { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.sentence_transformer.modules.pooling.Pooling' },
+  { idx: 2, name: '2', path: '2_Dense', type: 'sentence_transformers.base.modules.dense.Dense' },
+  { idx: 3, name: '3', path: '3_Legacy', type: 'sentence_transformers.sentence_transformer.modules.layer_norm.LayerNorm' },
+  { idx: 4, name: '4', path: '../escape', type: 'sentence_transformers.base.modules.dense.Dense' },
+]);
 
 const REPOS: Record<string, FakeRepo> = {
   'org/tiny': {
@@ -66,6 +74,23 @@ const REPOS: Record<string, FakeRepo> = {
     files: { 'config.json': CONFIG, 'model.safetensors': WEIGHTS, 'vocab.txt': VOCAB },
     lfs: ['model.safetensors'],
     token: 'hf_secret',
+  },
+  // Sentence Transformers' modular layout: modules keep their config and weights in sub-folders.
+  'org/modular': {
+    files: {
+      'config.json': CONFIG,
+      'model.safetensors': WEIGHTS,
+      'tokenizer.json': TOKENIZER,
+      'modules.json': MODULES,
+      'config_sentence_transformers.json': json({ activation_fn: 'torch.nn.modules.linear.Identity' }),
+      'sentence_bert_config.json': json({ transformer_task: 'feature-extraction' }),
+      '1_Pooling/config.json': json({ embedding_dimension: 4, pooling_mode: 'cls' }),
+      '2_Dense/config.json': json({ in_features: 4, out_features: 1 }),
+      '2_Dense/model.safetensors': DENSE_WEIGHTS,
+      '3_Legacy/config.json': json({ dimension: 4 }),
+      '3_Legacy/pytorch_model.bin': LEGACY_WEIGHTS,
+    },
+    lfs: ['model.safetensors', '2_Dense/model.safetensors'],
   },
   'old-org/tiny': { files: {}, renamedTo: 'org/tiny' },
   'org/no-weights': { files: { 'config.json': CONFIG, 'vocab.txt': VOCAB } },
@@ -470,6 +495,23 @@ describe('resolveModelDirectory', () => {
       `GET /org/tiny/resolve/${commit}/tokenizer_config.json`,
     ]);
     expect((await readFile(join(dir, 'tokenizer_config.json'))).equals(TOKENIZER_CONFIG)).toBe(true);
+  });
+
+  it("fetches a modular model's module folders (config and weights, safetensors before .bin) and then needs no request", async () => {
+    const dir = await resolveModelDirectory('org/modular', options());
+    for (const [file, content] of Object.entries(REPOS['org/modular']!.files)) {
+      expect((await readFile(join(dir, file))).equals(content), file).toBe(true);
+    }
+    const asked = hub.hubRequests().map((request) => request.path);
+    // 2_Dense has safetensors, so its .bin is never asked for; 1_Pooling has no weights: a HEAD
+    // and a GET of its config, a HEAD of each weight format (then recorded in .no_exist).
+    expect(asked.some((path) => path.endsWith('2_Dense/pytorch_model.bin'))).toBe(false);
+    expect(asked.filter((path) => path.includes('1_Pooling/'))).toHaveLength(4);
+    // A module path that leaves the repo is never requested.
+    expect(asked.some((path) => path.includes('escape'))).toBe(false);
+    hub.requests.length = 0;
+    expect(await resolveModelDirectory('org/modular', options())).toBe(dir);
+    expect(hub.requests).toEqual([]);
   });
 
   it('resolves a commit-hash revision straight to snapshots/{hash}', async () => {

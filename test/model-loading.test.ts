@@ -159,7 +159,7 @@ describe('model directory and config.json', () => {
 
   it('an unsupported model_type: ModelFormatError naming it and the supported ones', async () => {
     const dir = await modelDir({ files: { 'config.json': await tinyConfig({ model_type: 'gpt2' }) } });
-    await expectError(CrossEncoder.fromPretrained(dir), ModelFormatError, /'gpt2'/, /supported: bert, electra, roberta, xlm-roberta/, path.join(dir, 'config.json'));
+    await expectError(CrossEncoder.fromPretrained(dir), ModelFormatError, /'gpt2'/, /supported: bert, electra, modernbert, roberta, xlm-roberta/, path.join(dir, 'config.json'));
   });
 
   it('a malformed config.json: ModelFormatError naming the file', async () => {

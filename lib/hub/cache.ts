@@ -15,7 +15,7 @@ import { dirname, join, relative } from 'node:path';
 
 import { temporaryPath, writeFileAtomic } from '../atomic-file.js';
 import { CrossEncoderError, FileSystemError, ModelNotFoundError } from '../errors.js';
-import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../model-files.js';
+import { MODEL_FILE, moduleFolders, SENTENCE_TRANSFORMERS_FILES, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../model-files.js';
 
 import { errorCode, readIfExists, statIfExists } from './fs-helpers.js';
 import { COMMIT_HASH, type Hub } from './repo.js';
@@ -23,7 +23,7 @@ import { COMMIT_HASH, type Hub } from './repo.js';
 /** Commit hashes and etags from the server become path segments: never let them escape the cache. */
 export const SAFE_SEGMENT = /^(?!\.\.?$)[\w.-]+$/;
 
-const MODEL_FILES = [MODEL_FILE.config, ...WEIGHT_FILES, ...TOKENIZER_FILES];
+const MODEL_FILES = [MODEL_FILE.config, ...WEIGHT_FILES, ...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES];
 
 interface CachedSnapshot {
   commit: string;
@@ -32,6 +32,8 @@ interface CachedSnapshot {
   present: Set<string>;
   /** Model files recorded in `.no_exist` for this commit. */
   absent: Set<string>;
+  /** The sub-folders of the modules its modules.json lists (modular Sentence Transformers models). */
+  moduleFolders: string[];
 }
 
 export function snapshotDir(hub: Hub, commit: string): string {
@@ -59,11 +61,15 @@ export async function readCachedSnapshot(hub: Hub): Promise<CachedSnapshot | und
   const dir = snapshotDir(hub, commit);
   const present = new Set<string>();
   const absent = new Set<string>();
-  for (const file of MODEL_FILES) {
+  const check = async (file: string) => {
     if ((await statIfExists(join(dir, file)))?.isFile()) present.add(file);
     else if (await statIfExists(noExistPath(hub, commit, file))) absent.add(file);
-  }
-  return { commit, dir, present, absent };
+  };
+  for (const file of MODEL_FILES) await check(file);
+  const modules = present.has(MODEL_FILE.modules) ? await readIfExists(join(dir, MODEL_FILE.modules)) : undefined;
+  const folders = modules === undefined ? [] : moduleFolders(modules);
+  for (const folder of folders) for (const file of [MODEL_FILE.config, ...WEIGHT_FILES]) await check(`${folder}/${file}`);
+  return { commit, dir, present, absent, moduleFolders: folders };
 }
 
 /** Descriptions of the required files a snapshot lacks (empty when it is usable). */
@@ -78,9 +84,15 @@ export function missingRequired(snapshot: Pick<CachedSnapshot, 'present'>): stri
 
 /** Usable, and every optional tokenizer file is either cached or known not to exist. */
 export function isComplete(snapshot: CachedSnapshot): boolean {
+  const known = (file: string) => snapshot.present.has(file) || snapshot.absent.has(file);
+  // A module's weights are settled once one format is there, or both are known absent.
+  const moduleKnown = (folder: string) =>
+    known(`${folder}/${MODEL_FILE.config}`) &&
+    (WEIGHT_FILES.some((file) => snapshot.present.has(`${folder}/${file}`)) || WEIGHT_FILES.every((file) => known(`${folder}/${file}`)));
   return (
     missingRequired(snapshot).length === 0 &&
-    TOKENIZER_FILES.every((file) => snapshot.present.has(file) || snapshot.absent.has(file))
+    [...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES].every(known) &&
+    snapshot.moduleFolders.every(moduleKnown)
   );
 }
 

@@ -10,11 +10,11 @@ import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import { ModelFormatError, ModelNotFoundError } from '../errors.js';
-import { MODEL_FILE, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../model-files.js';
+import { MODEL_FILE, moduleFolders, SENTENCE_TRANSFORMERS_FILES, TOKENIZER_FILES, VOCABULARY_FILES, WEIGHT_FILES } from '../model-files.js';
 import { createProgress } from '../progress.js';
 
 import { SAFE_SEGMENT, linkPointer, noExistPath, recordAbsent, snapshotDir, writeRef } from './cache.js';
-import { errorCode, hashFile, isMissing, lstatIfExists, statIfExists } from './fs-helpers.js';
+import { errorCode, hashFile, isMissing, lstatIfExists, readIfExists, statIfExists } from './fs-helpers.js';
 import { COMMIT_HASH, env, findToken, type Hub } from './repo.js';
 
 /** LFS files have the sha256 of their content as etag, which lets us verify a (resumed) download. */
@@ -63,6 +63,14 @@ export async function fetchSnapshot(hub: Hub): Promise<string> {
   for (const file of TOKENIZER_FILES) if (await fetchFile(file)) tokenizer.push(file);
   if (!VOCABULARY_FILES.some((file) => tokenizer.includes(file)))
     throw missingFiles(hub, commit, VOCABULARY_FILES.join(' or '));
+  for (const file of SENTENCE_TRANSFORMERS_FILES) await fetchFile(file);
+  // A modular model's modules keep their config and weights in sub-folders.
+  const modules = await readIfExists(join(snapshotDir(hub, commit), MODEL_FILE.modules));
+  for (const folder of modules === undefined ? [] : moduleFolders(modules)) {
+    await fetchFile(`${folder}/${MODEL_FILE.config}`);
+    let weights = false;
+    for (const file of WEIGHT_FILES) if (!weights) weights = await fetchFile(`${folder}/${file}`);
+  }
   return snapshotDir(hub, commit);
 }
 
@@ -116,7 +124,9 @@ async function ensureFile(session: Session, commit: string, file: string, known?
 }
 
 function fileUrl(hub: Hub, revision: string, file: string): string {
-  return `${hub.endpoint}/${hub.repoId}/resolve/${encodeURIComponent(revision)}/${encodeURIComponent(file)}`;
+  // Sub-folder files (a module's `2_Dense/model.safetensors`) keep their slashes.
+  const path = file.split('/').map(encodeURIComponent).join('/');
+  return `${hub.endpoint}/${hub.repoId}/resolve/${encodeURIComponent(revision)}/${path}`;
 }
 
 /**

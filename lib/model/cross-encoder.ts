@@ -2,7 +2,7 @@
  * CrossEncoder: a BERT sequence classifier that reads a query and a document together and
  * scores their relevance, with Sentence Transformers' API and PyTorch's numbers.
  */
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { checkSignal, throwIfAborted } from '../abort.js';
@@ -10,12 +10,12 @@ import { recoverInterruptedSave } from '../atomic-file.js';
 import { DisposedError, InvalidArgumentError, ModelFormatError } from '../errors.js';
 import { type HubOptions, resolveModelDirectory } from '../hub/index.js';
 import { MODEL_FILE, WEIGHT_FILES } from '../model-files.js';
-import { NativeModel, type NativeLoadReport } from '../native.js';
+import { NativeModel, type NativeLoadReport, type NativeModelConfig } from '../native.js';
 import { checkOptionNames, optionNames } from '../option-names.js';
 import { createProgress } from '../progress.js';
 import { CrossEncoderTokenizer, type PairEncoding } from '../tokenizer/tokenizer.js';
 
-import { type Activation, ACTIVATIONS, applyActivation } from './activation.js';
+import { type Activation, ACTIVATIONS, activationFromClassPath, applyActivation } from './activation.js';
 import {
   type ConfigJson,
   readConfigJson,
@@ -27,6 +27,14 @@ import { checkLongDocumentOptions, encodeWindowedPairs, type LongDocumentOptions
 import { readLoadedCard, type LoadedCard } from './model-card-origin.js';
 import type { ModelCardData } from './model-card.js';
 import { checkModelSize, resolveMaxModelBytes } from './model-size.js';
+import {
+  loadModularWeights,
+  type ModularLayout,
+  modularNativeConfig,
+  modularNumLabels,
+  modularParameterCount,
+  readModularLayout,
+} from './modular.js';
 import { checkNoNul, checkPairs, type Pair } from './pairs.js';
 import { scoreStream } from './predict-stream.js';
 import { savePretrained, SAVE_PRETRAINED_OPTION_NAMES, type SavePretrainedOptions } from './save-pretrained.js';
@@ -183,6 +191,8 @@ export class CrossEncoder<NumLabels extends number = number> {
   modelCardData: ModelCardData = {};
   /** The model card the model was loaded with, saved again while it is not trained. */
   readonly #loadedCard: LoadedCard | undefined;
+  /** @internal The Sentence Transformers module chain of a modular CrossEncoder (written back on save). */
+  readonly modularLayout: ModularLayout | undefined;
   /** Calls still using the native model; dispose() waits for them. */
   readonly #inFlight = new Set<Promise<unknown>>();
   #disposal: Promise<void> | undefined;
@@ -196,11 +206,13 @@ export class CrossEncoder<NumLabels extends number = number> {
     tokenizer: CrossEncoderTokenizer;
     nativeModel: NativeModel;
     loadedCard?: LoadedCard;
+    layout?: ModularLayout;
   }) {
     this.modelPath = fields.modelPath;
     this.config = fields.config;
     this.numLabels = fields.numLabels as NumLabels;
     this.#loadedCard = fields.loadedCard;
+    this.modularLayout = fields.layout;
     this.maxLength = fields.maxLength;
     this.activation = fields.activation;
     this.tokenizer = fields.tokenizer;
@@ -239,9 +251,19 @@ export class CrossEncoder<NumLabels extends number = number> {
     const configFile = path.join(modelPath, MODEL_FILE.config);
     const loadedCard = await readLoadedCard(nameOrPath, modelPath);
     const weightsFile = await findWeightsFile(modelPath);
-    const model = await CrossEncoder.create<N>(modelPath, await readConfigJson(modelPath), configFile, options, loadedCard, weightsFile);
-    const report = await model.#native.loadWeights(weightsFile);
-    await checkLoadReport(report, weightsFile, model.#native, modelFamily(model.config, configFile));
+    const layout = await readModularLayout(modelPath);
+    const model = await CrossEncoder.create<N>(modelPath, await readConfigJson(modelPath), configFile, options, { loadedCard, weightsFile, layout });
+    const family = modelFamily(model.config, configFile);
+    try {
+      if (layout) {
+        await loadModularWeights(model.#native, modelPath, weightsFile, layout, family);
+      } else {
+        await checkLoadReport(await model.#native.loadWeights(weightsFile), weightsFile, model.#native, family);
+      }
+    } catch (error) {
+      await model.#native.dispose(); // the weights that could not be filled are freed now, not at GC
+      throw error;
+    }
     if (loadedCard.hubId !== undefined) model.modelCardData.baseModel = loadedCard.hubId;
     return model;
   }
@@ -273,20 +295,36 @@ export class CrossEncoder<NumLabels extends number = number> {
     config: ConfigJson,
     configFile: string,
     options: Omit<CrossEncoderOptions<N>, keyof HubOptions>,
-    loadedCard?: LoadedCard,
-    weightsFile?: string,
+    files: { loadedCard?: LoadedCard; weightsFile?: string; layout?: ModularLayout } = {},
   ): Promise<CrossEncoder<N>> {
+    const { loadedCard, weightsFile, layout } = files;
     if (options.activation !== undefined) checkActivation(options.activation, 'options.activation');
     const maxModelBytes = resolveMaxModelBytes(options.maxModelBytes);
-    const numLabels = resolveNumLabels(config, options.numLabels);
     const family = modelFamily(config, configFile);
-    const nativeConfig = family.nativeConfig(config, numLabels, configFile);
-    await checkModelSize(family.parameterCount(nativeConfig), configFile, maxModelBytes, weightsFile);
+    let numLabels: number;
+    let nativeConfig: NativeModelConfig;
+    let maxPositions: number;
+    if (layout) {
+      // The base model's config is config.json's; the number of scores is the last Dense's.
+      numLabels = modularNumLabels(layout);
+      if (options.numLabels !== undefined && options.numLabels !== numLabels) {
+        throw new InvalidArgumentError(`numLabels ${options.numLabels} does not match the ${numLabels} scores the model's last module writes`);
+      }
+      const trunk = family.nativeConfig(config, 1, configFile);
+      nativeConfig = modularNativeConfig(layout, trunk);
+      maxPositions = family.maxPositions(trunk);
+      await checkModelSize(modularParameterCount(layout, family, trunk), configFile, maxModelBytes, weightsFile);
+    } else {
+      numLabels = resolveNumLabels(config, options.numLabels);
+      nativeConfig = family.nativeConfig(config, numLabels, configFile);
+      maxPositions = family.maxPositions(nativeConfig);
+      await checkModelSize(family.parameterCount(nativeConfig), configFile, maxModelBytes, weightsFile);
+    }
     const tokenizer = await CrossEncoderTokenizer.fromDirectory(modelPath);
-    const maxLength = resolveMaxLength(options.maxLength, tokenizer.modelMaxLength, family.maxPositions(nativeConfig));
-    const activation = options.activation ?? resolveActivation(config, numLabels, configFile);
+    const maxLength = resolveMaxLength(options.maxLength, tokenizer.modelMaxLength, maxPositions);
+    const activation = options.activation ?? (await storedActivation(modelPath, config, numLabels, configFile));
     const nativeModel = new NativeModel(nativeConfig);
-    return new CrossEncoder<N>({ modelPath, config, numLabels, maxLength, activation, tokenizer, nativeModel, loadedCard });
+    return new CrossEncoder<N>({ modelPath, config, numLabels, maxLength, activation, tokenizer, nativeModel, loadedCard, layout });
   }
 
   /** Whether the model has one label (relevance scores); narrows `predict`'s result to a `Float32Array`. */
@@ -547,6 +585,20 @@ function resolveMaxLength(requested: number | undefined, modelMaxLength: number 
     );
   }
   return requested;
+}
+
+/**
+ * The activation the model was saved with: Sentence Transformers ≥ 5.4 reads it from
+ * config_sentence_transformers.json, older versions from config.json (see resolveActivation).
+ */
+async function storedActivation(dir: string, config: ConfigJson, numLabels: number, configFile: string): Promise<Activation> {
+  const file = path.join(dir, MODEL_FILE.stConfig);
+  const stConfig = await readFile(file, 'utf8').then(
+    (text) => JSON.parse(text) as { activation_fn?: unknown },
+    () => undefined,
+  );
+  if (typeof stConfig?.activation_fn === 'string') return activationFromClassPath(stConfig.activation_fn, file);
+  return resolveActivation(config, numLabels, configFile);
 }
 
 async function findWeightsFile(dir: string): Promise<string> {

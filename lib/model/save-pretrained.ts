@@ -24,12 +24,16 @@ import type { ConfigJson } from './config.js';
 import { LOSS_PLOT_FILE, renderLossPlot } from './loss-plot.js';
 import type { LoadedCard } from './model-card-origin.js';
 import { isTrained, labelNames, type ModelCardData, type ModelCardModel, renderModelCard } from './model-card.js';
+import { modelFamily, modelTypeOf } from './families/index.js';
+import { type ModularLayout, writeModularFiles } from './modular.js';
 import { checkNoNul } from './pairs.js';
 
 /** What a saved directory is made of: a {@link CrossEncoder} is one (`weights` come beside it). */
 export interface SavableModel extends ModelCardModel {
   readonly tokenizer: { save(dir: string): Promise<void> };
   readonly modelCardData?: ModelCardData;
+  /** A modular CrossEncoder's module chain, written back as read. */
+  readonly modularLayout?: ModularLayout;
 }
 
 /** Options of {@link savePretrained}. */
@@ -98,15 +102,19 @@ async function writeModelFiles(
   loadedCard: LoadedCard | undefined,
 ): Promise<void> {
   const data = model.modelCardData ?? {};
-  await weights.saveWeights(path.join(dir, MODEL_FILE.safetensors), { format: 'pt' });
+  const layout = model.modularLayout;
+  // A modular model's root file holds its base model (module "0") with AutoModel names.
+  await weights.saveWeights(path.join(dir, MODEL_FILE.safetensors), { format: 'pt' }, layout ? '0.' : '');
   await model.tokenizer.save(dir);
   await recordMaxLength(dir, model.maxLength);
 
   const activationFn = ACTIVATION_CLASS_PATHS[model.activation];
   await writeText(path.join(dir, MODEL_FILE.config), `${sortedJson(buildConfigJson(model), 2)}\n`);
   for (const [file, value, indent] of sentenceTransformersFiles(activationFn)) {
+    if (layout && file !== MODEL_FILE.stConfig) continue; // the modular chain's own modules.json and configs follow
     await writeText(path.join(dir, file), JSON.stringify(value, null, indent));
   }
+  if (layout) await writeModularFiles(weights, dir, layout, writeText);
 
   if (loadedCard?.readme !== undefined && !isTrained(data)) {
     // Not trained since it was loaded: its card (and the plot the card shows) still describe it.
@@ -126,14 +134,15 @@ async function writeModelFiles(
  * classification architecture, its labels, float32 weights and the activation for every
  * Sentence Transformers version.
  */
-export function buildConfigJson(model: Pick<SavableModel, 'config' | 'numLabels' | 'activation'>): ConfigJson {
+export function buildConfigJson(model: Pick<SavableModel, 'config' | 'numLabels' | 'activation' | 'modularLayout'>): ConfigJson {
   const labels = labelNames(model.config, model.numLabels);
   const activationFn = ACTIVATION_CLASS_PATHS[model.activation];
   const previous = model.config.sentence_transformers;
   const config: ConfigJson = {
     ...model.config,
-    architectures: ['BertForSequenceClassification'],
-    model_type: 'bert',
+    // A modular model's config.json is its base model's (AutoModel), as Sentence Transformers saves it.
+    architectures: model.modularLayout ? model.config.architectures : [modelFamily(model.config, 'config.json').architecture],
+    model_type: modelTypeOf(model.config),
     id2label: Object.fromEntries(labels.map((label, i) => [String(i), label])),
     label2id: Object.fromEntries(labels.map((label, i) => [label, i])),
     torch_dtype: 'float32',
@@ -156,7 +165,7 @@ export function buildConfigJson(model: Pick<SavableModel, 'config' | 'numLabels'
 function sentenceTransformersFiles(activationFn: string): Array<[string, unknown, number]> {
   return [
     [
-      'config_sentence_transformers.json',
+      MODEL_FILE.stConfig,
       {
         model_type: 'CrossEncoder',
         __version__: {

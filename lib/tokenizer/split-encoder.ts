@@ -28,10 +28,12 @@ export interface TokenizerParts {
   readonly splitter_normalized: { split(text: string): string[] };
   readonly added_tokens_map: ReadonlyMap<string, AddedToken>;
   readonly normalizer: ((text: string) => string) | null;
-  readonly pre_tokenizer: ((text: string, options: { section_index: number }) => string[]) | null;
+  readonly pre_tokenizer: ((text: string, options: { section_index: number; at_text_start: boolean }) => string[]) | null;
   readonly model: ((words: string[]) => string[]) & {
     readonly tokens_to_ids: ReadonlyMap<string, number>;
     readonly unk_token_id?: number;
+    /** Whether runs of unknown tokens are fused into one (Unigram): done here, see SplitEncoder. */
+    fuse_unk?: boolean;
   };
 }
 
@@ -47,10 +49,23 @@ export interface SplitIds {
 
 /** Encodes texts into {@link SplitIds}, appending to a running result so chunks concatenate. */
 export class SplitEncoder {
-  constructor(private readonly parts: TokenizerParts) {}
+  /**
+   * Whether the model fuses runs of unknown tokens (Unigram, as the crate's Unigram does per
+   * word). Done on the ids here: the library fuses by growing a string it hashes at each step,
+   * quadratic in the run (a second for 16,000 unknown characters).
+   */
+  private readonly fuseUnknown: boolean;
 
-  /** Appends the splits of `text` to `into` (whose offsets continue from `into.ids.length`). */
-  encode(text: string, into: SplitIds): void {
+  constructor(private readonly parts: TokenizerParts) {
+    this.fuseUnknown = parts.model.fuse_unk === true;
+    parts.model.fuse_unk = false;
+  }
+
+  /**
+   * Appends the splits of `text` to `into` (whose offsets continue from `into.ids.length`);
+   * `atTextStart` when `text` starts the whole text (not a later chunk of it).
+   */
+  encode(text: string, into: SplitIds, atTextStart = true): void {
     const { added_tokens_map: added, model } = this.parts;
     const idOf = (token: string) => model.tokens_to_ids.get(token) ?? (model.unk_token_id as number);
     const sections = stripAround(this.parts.splitter_unnormalized.split(text), added);
@@ -63,19 +78,26 @@ export class SplitEncoder {
       }
       const normalized = this.parts.normalizer ? this.parts.normalizer(section) : section;
       if (normalized.length === 0) return;
-      for (const subsection of stripAround(this.parts.splitter_normalized.split(normalized), added)) {
-        if (subsection.length === 0) continue;
+      stripAround(this.parts.splitter_normalized.split(normalized), added).forEach((subsection, subIndex) => {
+        if (subsection.length === 0) return;
         const subToken = added.get(subsection);
         if (subToken) {
           into.ids.push(subToken.id);
-          continue;
+          return;
         }
-        const words = this.parts.pre_tokenizer?.(subsection, { section_index: sectionIndex }) ?? [subsection];
+        const atStart = atTextStart && sectionIndex === 0 && subIndex === 0;
+        const words = this.parts.pre_tokenizer?.(subsection, { section_index: sectionIndex, at_text_start: atStart }) ?? [subsection];
+        const unknown = model.unk_token_id;
         for (const word of words) {
-          for (const piece of model([word])) into.ids.push(added.get(piece)?.id ?? idOf(piece));
+          const wordStart = into.ids.length;
+          for (const piece of model([word])) {
+            const id = added.get(piece)?.id ?? idOf(piece);
+            if (this.fuseUnknown && id === unknown && into.ids.length > wordStart && into.ids[into.ids.length - 1] === unknown) continue;
+            into.ids.push(id);
+          }
           into.wordEnds.push(into.ids.length);
         }
-      }
+      });
     });
   }
 }

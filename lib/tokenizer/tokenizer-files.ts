@@ -31,6 +31,8 @@ export interface LoadedFiles {
   config: JsonObject;
   specialTokens: SpecialTokens;
   modelMaxLength: number | undefined;
+  /** tokenizer_config.json `model_input_names`, when given: without "token_type_ids" the model takes none (ModernBERT). */
+  modelInputNames: string[] | undefined;
 }
 
 /** A piece of the pair template: special token ids, or sequence A (query) / B (document). */
@@ -64,6 +66,12 @@ export async function readTokenizerFiles(dir: string): Promise<LoadedFiles> {
     file = path.join(dir, TOKENIZER_FILE);
     json = parseJsonObject(tokenizerText, file) as TokenizerJson;
     if (typeof json.model !== 'object' || json.model === null) throw new ModelFormatError(`${file} has no "model"`);
+    // The JS library's WordPiece loops without bound on a word when this is not a number.
+    const maxChars = (json.model as { max_input_chars_per_word?: unknown }).max_input_chars_per_word;
+    if (maxChars !== undefined && maxChars !== null && !(Number.isInteger(maxChars) && (maxChars as number) > 0)) {
+      throw new ModelFormatError(`${file}: model.max_input_chars_per_word must be a positive integer, got ${JSON.stringify(maxChars)}`);
+    }
+    checkAddedTokens(json.added_tokens, file);
     json = { ...json, normalizer: applyNormalizerOverrides(json.normalizer, normalizerSettings) };
   } else if (vocabText !== undefined) {
     file = path.join(dir, VOCAB_FILE);
@@ -72,7 +80,40 @@ export async function readTokenizerFiles(dir: string): Promise<LoadedFiles> {
   } else {
     throw new ModelFormatError(`No tokenizer in ${dir}: looked for ${TOKENIZER_FILE} and ${VOCAB_FILE}`);
   }
-  return { json, file, config, specialTokens, modelMaxLength: readModelMaxLength(config, configFile) };
+  return { json, file, config, specialTokens, modelMaxLength: readModelMaxLength(config, configFile), modelInputNames: readModelInputNames(config, configFile) };
+}
+
+const ADDED_TOKEN_FLAGS = ['single_word', 'lstrip', 'rstrip', 'normalized', 'special'] as const;
+
+/**
+ * Checks tokenizer.json's `added_tokens` as the crate's deserializer does: a list of objects with
+ * a string `content`, an integer `id` ≥ 0 and boolean flags (absent flags take their defaults).
+ * @throws ModelFormatError naming the entry.
+ */
+function checkAddedTokens(added: unknown, file: string): void {
+  if (added == null) return;
+  if (!Array.isArray(added)) throw new ModelFormatError(`${file}: "added_tokens" must be a list, got ${JSON.stringify(added)}`);
+  added.forEach((token: unknown, i) => {
+    const bad = (why: string) => new ModelFormatError(`${file}: added_tokens[${i}] ${why}`);
+    if (typeof token !== 'object' || token === null || Array.isArray(token)) throw bad(`must be an object, got ${JSON.stringify(token)}`);
+    const entry = token as JsonObject;
+    if (typeof entry.content !== 'string') throw bad(`"content" must be a string, got ${JSON.stringify(entry.content)}`);
+    if (typeof entry.id !== 'number' || !Number.isInteger(entry.id) || entry.id < 0 || entry.id > 0xffffffff) {
+      throw bad(`"id" must be an integer ≥ 0, got ${JSON.stringify(entry.id)}`);
+    }
+    for (const flag of ADDED_TOKEN_FLAGS) {
+      if (entry[flag] !== undefined && typeof entry[flag] !== 'boolean') throw bad(`"${flag}" must be a boolean, got ${JSON.stringify(entry[flag])}`);
+    }
+  });
+}
+
+function readModelInputNames(config: JsonObject, file: string): string[] | undefined {
+  const names = config.model_input_names;
+  if (names == null) return undefined;
+  if (!Array.isArray(names) || !names.every((name) => typeof name === 'string')) {
+    throw new ModelFormatError(`${file}: "model_input_names" must be a list of strings, got ${JSON.stringify(names)}`);
+  }
+  return names as string[];
 }
 
 /**
@@ -300,6 +341,29 @@ function applyNormalizerOverrides(normalizer: TokenizerJson['normalizer'], setti
 /** The pair template of a TemplateProcessing or BertProcessing post-processor. */
 export function pairTemplate(postProcessor: TokenizerJson['post_processor'], file: string): TemplatePiece[] {
   const bad = (what: string) => new ModelFormatError(`${file}: post_processor ${what}`);
+  if (postProcessor?.type === 'Sequence') {
+    // A ByteLevel processor only trims offsets; the one that adds special tokens decides.
+    const processors = Array.isArray(postProcessor.processors) ? (postProcessor.processors as TokenizerJson['post_processor'][]) : [];
+    const adding = processors.filter((processor) => processor?.type !== 'ByteLevel');
+    if (adding.length !== 1) throw bad('(Sequence) must hold one TemplateProcessing, BertProcessing or RobertaProcessing');
+    return pairTemplate(adding[0], file);
+  }
+  if (postProcessor?.type === 'RobertaProcessing') {
+    // processors/roberta.rs: <s> A </s> </s> B </s>, every type id 0.
+    const special = (key: 'cls' | 'sep'): number => {
+      const id = (postProcessor[key] as unknown[] | undefined)?.[1];
+      if (!Number.isInteger(id) || (id as number) < 0) throw bad(`"${key}" must be [token, id]`);
+      return id as number;
+    };
+    const [cls, sep] = [special('cls'), special('sep')];
+    return [
+      { ids: [cls], typeId: 0 },
+      { sequence: 'A', typeId: 0 },
+      { ids: [sep, sep], typeId: 0 },
+      { sequence: 'B', typeId: 0 },
+      { ids: [sep], typeId: 0 },
+    ];
+  }
   if (postProcessor?.type === 'BertProcessing') {
     const special = (key: 'cls' | 'sep'): number => {
       const id = (postProcessor[key] as unknown[] | undefined)?.[1];
@@ -316,7 +380,7 @@ export function pairTemplate(postProcessor: TokenizerJson['post_processor'], fil
     ];
   }
   if (postProcessor?.type !== 'TemplateProcessing') {
-    throw bad(`must be TemplateProcessing or BertProcessing to add [CLS]/[SEP], got ${JSON.stringify(postProcessor?.type ?? null)}`);
+    throw bad(`must be TemplateProcessing, BertProcessing or RobertaProcessing to add the special tokens, got ${JSON.stringify(postProcessor?.type ?? null)}`);
   }
   const specials = (postProcessor.special_tokens ?? {}) as Record<string, { ids?: unknown }>;
   if (!Array.isArray(postProcessor.pair)) throw bad('has no "pair" template');

@@ -13,6 +13,15 @@ import { InvalidArgumentError, ModelFormatError } from '../errors.js';
 
 import { RustBertNormalizer, RustBertPreTokenizer, rustBertNormalizer } from './bert-normalizer.js';
 import { checkTokenizerPatterns } from './regex-safety.js';
+import {
+  checkReplacePatterns,
+  needsRustNormalizer,
+  needsRustPreTokenizer,
+  type RustNormalizer,
+  rustNormalizer,
+  type RustPreTokenizer,
+  rustPreTokenizer,
+} from './rust-components.js';
 import { SplitEncoder, type TokenizerParts } from './split-encoder.js';
 import { TextScanner } from './text-scanner.js';
 import {
@@ -22,8 +31,9 @@ import {
   writeTokenizerFiles,
   type LoadedFiles,
   type TemplatePiece,
+  type TokenizerJson,
 } from './tokenizer-files.js';
-import { type ChunkBoundary, chunkBoundary, encodeTextPrefix, encodeTruncatedPair, longestFirstLengths } from './truncation.js';
+import { type ChunkBoundary, chunkBoundary, encodeTextPrefix, encodeTruncatedPair, familyBoundary, longestFirstLengths } from './truncation.js';
 
 // `encodePair`'s truncation rule, re-exported for the callers of this module.
 export { longestFirstLengths };
@@ -43,7 +53,70 @@ interface HfTokenizer {
     readonly max_input_chars_per_word?: number;
   } | null;
   readonly added_tokens: ReadonlyArray<{ content: string; normalized: boolean; lstrip: boolean; rstrip: boolean; single_word: boolean }>;
+  added_tokens_map: Map<string, unknown>;
+  splitter_unnormalized: object;
+  splitter_normalized: object;
   token_to_id(token: string): number | undefined;
+}
+
+/** The components of tokenizer.json this package runs instead of the library's (see rust-components.ts). */
+interface OwnComponents {
+  /** `'other'`: a normalizer left to the library (one rust-components.ts does not implement). */
+  normalizer: RustNormalizer | null | 'other';
+  preTokenizer: RustPreTokenizer | null;
+}
+
+/**
+ * Our normalizer and pre-tokenizer for a tokenizer.json that is not BERT's: the Rust crate's
+ * components where the library has none or differs (Precompiled, Nmt, Strip, Metaspace,
+ * ByteLevel…), the library's otherwise.
+ */
+function ownComponents(json: TokenizerJson, file: string): OwnComponents {
+  const normalizerJson = json.normalizer ?? null;
+  let normalizer: OwnComponents['normalizer'] = null;
+  if (normalizerJson !== null && normalizerJson.type !== 'BertNormalizer') {
+    try {
+      normalizer = rustNormalizer(normalizerJson, file);
+    } catch (error) {
+      // A type implemented only by the library (say a ByteLevel normalizer) is left to it, unless one that
+      // the library lacks or gets wrong needs ours.
+      if (needsRustNormalizer(normalizerJson)) throw error;
+      normalizer = 'other';
+    }
+  }
+  const preTokenizerJson = json.pre_tokenizer ?? null;
+  let preTokenizer: RustPreTokenizer | null = null;
+  if (preTokenizerJson !== null && needsRustPreTokenizer(preTokenizerJson)) {
+    try {
+      preTokenizer = rustPreTokenizer(preTokenizerJson, file);
+    } catch (error) {
+      // A Sequence with a member we do not implement (a Split, Digits…) stays the library's.
+      if (preTokenizerJson.type !== 'Sequence') throw error;
+    }
+  }
+  return { normalizer, preTokenizer };
+}
+
+/**
+ * Re-keys the `normalized` added tokens by their content as our normalizer normalizes it (the
+ * library was built without a normalizer, which put them with the raw-text tokens).
+ */
+function rekeyNormalizedTokens(tokenizer: HfTokenizer, normalizer: RustNormalizer): void {
+  const splitter = tokenizer.splitter_unnormalized.constructor as new (words: string[]) => object;
+  const raw: string[] = [];
+  const normalized: string[] = [];
+  for (const token of tokenizer.added_tokens) {
+    if (!token.normalized) {
+      raw.push(token.content);
+      continue;
+    }
+    const content = normalizer.normalize(token.content);
+    if (content.length === 0) continue;
+    normalized.push(content);
+    tokenizer.added_tokens_map.set(content, token);
+  }
+  tokenizer.splitter_unnormalized = new splitter(raw);
+  tokenizer.splitter_normalized = new splitter(normalized);
 }
 const { Tokenizer } = tokenizers as unknown as {
   Tokenizer: new (json: object, config: object) => HfTokenizer;
@@ -104,16 +177,25 @@ export class CrossEncoderTokenizer {
   /** Where long texts may be cut to be encoded in chunks (see chunkBoundary). */
   private readonly boundary: ChunkBoundary | null;
   private readonly encoder: SplitEncoder;
+  /** False when tokenizer_config.json's `model_input_names` omits "token_type_ids" (ModernBERT): every type id is 0. */
+  private readonly tokenTypes: boolean;
 
-  private constructor(tokenizer: HfTokenizer, loaded: LoadedFiles) {
+  private constructor(tokenizer: HfTokenizer, loaded: LoadedFiles, own: OwnComponents | null) {
     const { json, file } = loaded;
     this.files = loaded;
     this.modelMaxLength = loaded.modelMaxLength;
     this.template = pairTemplate(json.post_processor, file);
     this.numSpecialTokens = this.template.reduce((sum, piece) => sum + ('ids' in piece ? piece.ids.length : 0), 0);
 
+    this.tokenTypes = loaded.modelInputNames?.includes('token_type_ids') ?? true;
+
     if (json.normalizer?.type === 'BertNormalizer') tokenizer.normalizer = rustBertNormalizer(json.normalizer, file);
     if (json.pre_tokenizer?.type === 'BertPreTokenizer') tokenizer.pre_tokenizer = new RustBertPreTokenizer();
+    if (own?.preTokenizer) tokenizer.pre_tokenizer = own.preTokenizer;
+    if (own?.normalizer && own.normalizer !== 'other') {
+      tokenizer.normalizer = own.normalizer;
+      rekeyNormalizedTokens(tokenizer, own.normalizer);
+    }
     // Special tokens are added by `assemble`.
     tokenizer.post_processor = null;
     this.encoder = new SplitEncoder(tokenizer as unknown as TokenizerParts);
@@ -122,12 +204,17 @@ export class CrossEncoderTokenizer {
     if (isWordPiece(json.model) && model?.unk_token_id === undefined) {
       throw new ModelFormatError(`${file}: the WordPiece unknown token ${JSON.stringify(model?.unk_token ?? null)} is not in the vocabulary`);
     }
-    const padId = tokenizer.token_to_id(loaded.specialTokens.pad_token);
+    let padId = tokenizer.token_to_id(loaded.specialTokens.pad_token);
+    // No padding token named by the config files: tokenizer.json's own padding settings.
+    const padding = json.padding as { pad_id?: unknown } | null | undefined;
+    if (padId === undefined && Number.isInteger(padding?.pad_id)) padId = padding!.pad_id as number;
     if (padId === undefined) throw new ModelFormatError(`${file}: the padding token "${loaded.specialTokens.pad_token}" is not in the vocabulary`);
     this.padTokenId = padId;
     this.vocabSize = model?.vocab.length ?? 0;
-    this.boundary = chunkBoundary(tokenizer, (json.added_tokens ?? []).map((token) => token.content));
-    if (this.boundary) {
+    this.boundary = own
+      ? familyBoundary(own.normalizer, own.preTokenizer, tokenizer.added_tokens)
+      : chunkBoundary(tokenizer, (json.added_tokens ?? []).map((token) => token.content));
+    if (this.boundary && !own) {
       const scanner = textScanner(tokenizer, isWordPiece(json.model));
       if (scanner) this.boundary.scanner = scanner;
     }
@@ -143,15 +230,23 @@ export class CrossEncoderTokenizer {
     const loaded = await readTokenizerFiles(dir);
     const { json, file, config } = loaded;
     checkTokenizerPatterns(json, file); // before the library compiles them
+    checkReplacePatterns(json, file);
+    const bert = json.normalizer?.type === 'BertNormalizer' || json.pre_tokenizer?.type === 'BertPreTokenizer' || (json.normalizer == null && json.pre_tokenizer == null);
+    const own = bert ? null : ownComponents(json, file);
     let tokenizer: HfTokenizer;
     try {
       // The library's own BertNormalizer normalizes `normalized` added tokens here, before ours replaces it.
+      // Components we replace are not given to the library (it lacks some, such as Nmt).
       const parts = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [] };
-      tokenizer = new Tokenizer({ ...parts, ...json }, config);
+      const replaced = {
+        ...(own?.normalizer && own.normalizer !== 'other' ? { normalizer: null } : {}),
+        ...(own?.preTokenizer ? { pre_tokenizer: null } : {}),
+      };
+      tokenizer = new Tokenizer({ ...parts, ...json, ...replaced }, config);
     } catch (error) {
       throw new ModelFormatError(`${file} is not a usable tokenizer: ${(error as Error).message}`, { cause: error });
     }
-    return new CrossEncoderTokenizer(tokenizer, loaded);
+    return new CrossEncoderTokenizer(tokenizer, loaded, own);
   }
 
   /**
@@ -238,7 +333,7 @@ export class CrossEncoderTokenizer {
     for (const piece of this.template) {
       const ids = 'ids' in piece ? piece.ids : piece.sequence === 'A' ? a : b;
       inputIds.set(ids, offset);
-      tokenTypeIds.fill(piece.typeId, offset, offset + ids.length);
+      if (this.tokenTypes) tokenTypeIds.fill(piece.typeId, offset, offset + ids.length);
       offset += ids.length;
     }
     return { inputIds, tokenTypeIds };

@@ -8,7 +8,7 @@ import { writeLossPlot, LOSS_PLOT_FILE } from '../model/loss-plot.js';
 import type { CrossEncoder } from '../model/cross-encoder.js';
 
 import type { CallbackEvent, StepOutput, TrainerCallback } from './callbacks.js';
-import type { CrossEncoderLoss } from './losses.js';
+import type { CrossEncoderLoss } from './losses/index.js';
 import { type ResolvedTrainingArguments, resolveTrainingArguments } from './training-arguments.js';
 
 /** What the callback reads of its trainer. */

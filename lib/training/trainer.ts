@@ -10,15 +10,14 @@ import path from 'node:path';
 
 import { checkSignal } from '../abort.js';
 import { checkDirectoryCreatable, makeDirectory, recoverInterruptedSaves, writeDirectoryAtomic, writeJsonAtomic } from '../atomic-file.js';
-import { type PairDataset, type PairInput, toPairDataset } from '../datasets.js';
+import type { ColumnDataset, PairInput } from '../datasets.js';
 import { AbortError, InvalidArgumentError, NonFiniteLossError } from '../errors.js';
 import type { CrossEncoderEvaluator } from '../evaluation/evaluator.js';
 import { checkLogger, type Logger } from '../logger.js';
 import { MODEL_FILE } from '../model-files.js';
 import { type CrossEncoder, nativeModelOf, weightsLockOf } from '../model/cross-encoder.js';
-import { type NativeLabelledBatch, NativeTrainer } from '../native.js';
+import { NativeTrainer } from '../native.js';
 import { checkOptionNames, optionNames } from '../option-names.js';
-import type { PairEncoding } from '../tokenizer/tokenizer.js';
 
 import {
   bestMetricKey,
@@ -43,7 +42,8 @@ import {
   writeTrainerState,
 } from './checkpoints.js';
 import { LoggingCallback } from './logging-callback.js';
-import { type CrossEncoderLoss, defaultLoss } from './losses.js';
+import { type CrossEncoderLoss, defaultLoss, type LossSamples } from './losses/index.js';
+import { type Distributed, isWorldProcessZero, processGroup, shardBatches, shardLength } from './distributed.js';
 import { ModelCardCallback } from './model-card-callback.js';
 import { ProgressCallback } from './progress-callback.js';
 import { batchesPerEpoch, epochBatches } from './sampler.js';
@@ -57,10 +57,14 @@ import {
 export interface CrossEncoderTrainerOptions {
   model: CrossEncoder;
   args?: CrossEncoderTrainingArguments;
-  /** Rows `{ query, document, label }` or columns `{ query: [...], document: [...], label: [...] }`. */
-  trainDataset: PairInput;
-  /** Pairs whose loss is reported as `eval_loss` at each evaluation. */
-  evalDataset?: PairInput;
+  /**
+   * Rows or columns in the loss's data format (see the README's loss table): for the default
+   * loss, rows `{ query, document, label }` or columns `{ query: [...], document: [...], label: [...] }`;
+   * or a {@link ColumnDataset} from `loadDataset`.
+   */
+  trainDataset: PairInput | ColumnDataset;
+  /** Rows whose loss is reported as `eval_loss` at each evaluation, in the same format. */
+  evalDataset?: PairInput | ColumnDataset;
   /** Default: {@link BinaryCrossEntropyLoss} for one label, {@link CrossEntropyLoss} for several. */
   loss?: CrossEncoderLoss;
   /** Evaluators run at each evaluation; their metrics are logged with an `eval_` prefix. */
@@ -134,8 +138,9 @@ interface Schedule {
 export class CrossEncoderTrainer {
   readonly model: CrossEncoder;
   readonly args: ResolvedTrainingArguments;
-  readonly trainDataset: PairDataset;
-  readonly evalDataset: PairDataset | undefined;
+  /** The training rows as the loss checked them. */
+  readonly trainDataset: LossSamples;
+  readonly evalDataset: LossSamples | undefined;
   readonly loss: CrossEncoderLoss;
   readonly evaluators: CrossEncoderEvaluator[];
   readonly callbacks: TrainerCallback[];
@@ -144,11 +149,14 @@ export class CrossEncoderTrainer {
   private readonly stopOnNonFiniteLoss: boolean;
   #training = false;
   private readonly control: TrainerControl = { shouldTrainingStop: false, shouldSave: false, shouldEvaluate: false, shouldLog: false };
-  private encodings: PairEncoding[] = [];
   /** The native optimiser state of the current run (created by train, or by a lone evaluate). */
   private nativeTrainer: NativeTrainer | undefined;
   /** The last evaluation set a new best: the checkpoint saved at this step becomes the best one. */
   private pendingBest = false;
+  /** The process group of a data-parallel run (see distributed.ts), undefined in a process alone. */
+  private distributed: Distributed | undefined;
+  /** The newest checkpoint of a data-parallel run: every rank decides the same way from it. */
+  private lastCheckpoint: { step: number; dir: string } | undefined;
 
   constructor(options: CrossEncoderTrainerOptions) {
     if (!options || typeof options !== 'object') throw new InvalidArgumentError('CrossEncoderTrainer(options): options must be an object');
@@ -165,16 +173,16 @@ export class CrossEncoderTrainer {
     this.evaluators = evaluator === undefined ? [] : Array.isArray(evaluator) ? evaluator : [evaluator];
     this.args = resolveTrainingArguments(withBestMetricDefault(args, this.evaluators, model.numLabels));
     if (trainDataset === undefined) throw new InvalidArgumentError('CrossEncoderTrainer: options.trainDataset is required');
-    this.trainDataset = toPairDataset(trainDataset);
-    this.evalDataset = evalDataset === undefined ? undefined : toPairDataset(evalDataset);
     this.loss = loss ?? defaultLoss(model);
+    if (!this.loss || typeof this.loss.prepare !== 'function') throw new InvalidArgumentError('CrossEncoderTrainer: options.loss must be a loss');
     if (this.loss.model !== model) throw new InvalidArgumentError('the loss was built for another model than the trainer\'s');
-    this.loss.checkLabels(this.trainDataset);
-    if (this.evalDataset) this.loss.checkLabels(this.evalDataset);
+    this.trainDataset = this.loss.prepare(trainDataset);
+    this.evalDataset = evalDataset === undefined ? undefined : this.loss.prepare(evalDataset);
     checkEvaluationPlan(this.args, this.evalDataset !== undefined, this.evaluators, model.numLabels);
     checkDirectoryCreatable(this.args.outputDir, 'the output directory (outputDir)');
     // As transformers: the default callbacks first, so that user callbacks see their work done.
-    const reporting = logger ? [new LoggingCallback(logger)] : this.args.disableTqdm ? [] : [new ProgressCallback()];
+    // In a data-parallel run, only rank 0 reports (transformers' is_world_process_zero).
+    const reporting = !isWorldProcessZero() ? [] : logger ? [new LoggingCallback(logger)] : this.args.disableTqdm ? [] : [new ProgressCallback()];
     this.callbacks = [new ModelCardCallback(this), ...reporting, ...callbacks];
     this.state = { globalStep: 0, maxSteps: 0, epoch: 0, numTrainEpochs: 0, logHistory: [] };
   }
@@ -191,6 +199,10 @@ export class CrossEncoderTrainer {
     this.#training = true;
     try {
       return await this.run(options);
+    } catch (error) {
+      // A rank that fails closes its connections: the others' next collective fails at once.
+      if (this.distributed && !(error instanceof AbortError)) await this.distributed.abort();
+      throw error;
     } finally {
       this.#training = false;
     }
@@ -202,29 +214,32 @@ export class CrossEncoderTrainer {
     await makeDirectory(args.outputDir, 'the output directory (outputDir)');
     // Checkpoint saves of a killed run: put back or delete what they left, before listing checkpoints.
     await recoverInterruptedSaves(args.outputDir);
+    const distributed = (this.distributed = await processGroup());
     const schedule = this.schedule();
     const trainer = (this.nativeTrainer = this.createNativeTrainer(schedule));
-    this.encodings = this.trainDataset.map((row) =>
-      this.model.tokenizer.encodePair(row.query, row.document, this.model.maxLength),
-    );
+    trainer.setProcessGroup(distributed?.group ?? null);
     Object.assign(this.state, { globalStep: 0, maxSteps: schedule.maxSteps, epoch: 0, numTrainEpochs: schedule.numEpochs, logHistory: [] });
     Object.assign(this.control, { shouldTrainingStop: false });
 
     const resumeDir = await resolveResumeCheckpoint(options.resumeFromCheckpoint ?? false, args.outputDir);
     if (resumeDir) await this.resume(resumeDir, trainer);
     const firstStep = this.state.globalStep;
+    if (distributed) await this.joinRanks(distributed, resumeDir);
 
     const started = performance.now();
     await this.emit('onTrainBegin', {});
-    if (args.evalOnStart && firstStep === 0) await this.evaluate();
+    if (args.evalOnStart && firstStep === 0 && this.isMainProcess()) await this.evaluate();
 
     let lossSinceLog = 0;
     let stepsSinceLog = 0;
     let totalLoss = 0;
     const firstEpoch = Math.floor(firstStep / schedule.updatesPerEpoch);
     for (let epoch = firstEpoch; epoch < schedule.numEpochs && !this.control.shouldTrainingStop; epoch++) {
+      const batches = await epochBatches(this.trainDataset.length, args.perDeviceTrainBatchSize, args.seed, epoch, args.dataloaderDropLast);
       const steps = groupSteps(
-        await epochBatches(this.trainDataset.length, args.perDeviceTrainBatchSize, args.seed, epoch, args.dataloaderDropLast),
+        distributed
+          ? shardBatches(batches, args.perDeviceTrainBatchSize, distributed.worldSize, distributed.rank, args.dataloaderDropLast)
+          : batches,
         args.gradientAccumulationSteps,
       );
       // A resumed run skips the steps of this epoch it already took.
@@ -234,7 +249,7 @@ export class CrossEncoderTrainer {
       if (skip === 0) await trainer.drawLoaderSeed();
       let batchesDone = skip * args.gradientAccumulationSteps;
       for (const micro of steps.slice(skip)) {
-        const batches = micro.map((rows) => this.labelledBatch(rows, this.trainDataset, this.encodings));
+        const batches = micro.map((rows) => this.trainDataset.batch(rows));
         const result = await weightsLockOf(this.model).write(() => trainer.step(batches));
         if (this.stopOnNonFiniteLoss && !Number.isFinite(result.loss)) {
           throw new NonFiniteLossError(
@@ -258,7 +273,10 @@ export class CrossEncoderTrainer {
           stepsSinceLog = 0;
         }
         await this.maybeEvaluateAndSave(trainer);
-        if (signal?.aborted) await this.stopForAbort(trainer, signal);
+        // Every rank stops at the same step: when any rank's callbacks or signal say so.
+        const [stop, aborted] = await this.anyRank([this.control.shouldTrainingStop, signal?.aborted === true], `step ${this.state.globalStep}`);
+        this.control.shouldTrainingStop = stop;
+        if (aborted) await this.stopForAbort(trainer, signal);
         if (this.control.shouldTrainingStop) break;
       }
       this.control.shouldEvaluate = args.evalStrategy === 'epoch';
@@ -274,7 +292,7 @@ export class CrossEncoderTrainer {
     const runtime = (performance.now() - started) / 1000;
     const stepsRun = this.state.globalStep - firstStep;
     const trainLoss = stepsRun > 0 ? totalLoss / stepsRun : 0;
-    const samples = stepsRun * args.perDeviceTrainBatchSize * args.gradientAccumulationSteps;
+    const samples = stepsRun * args.perDeviceTrainBatchSize * args.gradientAccumulationSteps * (distributed?.worldSize ?? 1);
     const summary = {
       train_runtime: runtime,
       train_samples_per_second: samples / runtime,
@@ -283,7 +301,8 @@ export class CrossEncoderTrainer {
       epoch: this.state.epoch,
     };
     this.state.logHistory.push({ ...summary, step: this.state.globalStep });
-    await writeTrainerState(args.outputDir, this.state, args);
+    if (this.isMainProcess()) await writeTrainerState(args.outputDir, this.state, args);
+    await distributed?.group.barrier('the end of training');
     await this.emit('onTrainEnd', {});
     return {
       globalStep: this.state.globalStep,
@@ -328,7 +347,9 @@ export class CrossEncoderTrainer {
 
   private schedule(): Schedule {
     const args = this.args;
-    const perEpoch = batchesPerEpoch(this.trainDataset.length, args.perDeviceTrainBatchSize, args.dataloaderDropLast);
+    const batches = batchesPerEpoch(this.trainDataset.length, args.perDeviceTrainBatchSize, args.dataloaderDropLast);
+    // Each rank's epoch is its shard of the batches (transformers' len(train_dataloader) per process).
+    const perEpoch = this.distributed ? shardLength(batches, this.distributed.worldSize, args.dataloaderDropLast) : batches;
     if (perEpoch === 0) {
       throw new InvalidArgumentError(
         `the dataset (${this.trainDataset.length} rows) is smaller than one batch (${args.perDeviceTrainBatchSize}) and dataloaderDropLast is set`,
@@ -360,20 +381,14 @@ export class CrossEncoderTrainer {
     });
   }
 
-  private labelledBatch(rows: readonly number[], dataset: PairDataset, encodings: readonly PairEncoding[]): NativeLabelledBatch {
-    const batch = this.model.tokenizer.collate(rows.map((i) => encodings[i]));
-    return { ...batch, labels: Float32Array.from(rows, (i) => dataset[i].label) };
-  }
-
   /** Mean loss over the eval set, weighted by batch size (transformers' evaluation loop). */
-  private async evalLoss(trainer: NativeTrainer, dataset: PairDataset): Promise<number> {
-    const encodings = dataset.map((row) => this.model.tokenizer.encodePair(row.query, row.document, this.model.maxLength));
+  private async evalLoss(trainer: NativeTrainer, dataset: LossSamples): Promise<number> {
     const size = this.args.perDeviceEvalBatchSize;
     await trainer.drawLoaderSeed(); // the eval DataLoader's iteration, as in transformers' evaluation loop
     let sum = 0;
     for (let start = 0; start < dataset.length; start += size) {
       const rows = Array.from({ length: Math.min(size, dataset.length - start) }, (_, i) => start + i);
-      sum += (await trainer.evalLoss(this.labelledBatch(rows, dataset, encodings))) * rows.length;
+      sum += (await trainer.evalLoss(dataset.batch(rows))) * rows.length;
     }
     return sum / dataset.length;
   }
@@ -394,7 +409,7 @@ export class CrossEncoderTrainer {
   private async maybeEvaluateAndSave(trainer: NativeTrainer): Promise<void> {
     if (this.control.shouldEvaluate) {
       this.control.shouldEvaluate = false;
-      await this.evaluate();
+      if (this.isMainProcess()) await this.evaluate();
     }
     if (this.control.shouldSave) {
       this.control.shouldSave = false;
@@ -421,9 +436,9 @@ export class CrossEncoderTrainer {
    * Ends an aborted run between two steps: saves a checkpoint of the step just taken (unless
    * saving is off or it was just saved), so that resuming loses nothing, then throws.
    */
-  private async stopForAbort(trainer: NativeTrainer, signal: AbortSignal): Promise<never> {
+  private async stopForAbort(trainer: NativeTrainer, signal: AbortSignal | undefined): Promise<never> {
     const { globalStep, maxSteps } = this.state;
-    let saved = (await listCheckpoints(this.args.outputDir)).pop();
+    let saved = this.distributed ? this.lastCheckpoint : (await listCheckpoints(this.args.outputDir)).pop();
     if (this.args.saveStrategy !== 'no' && saved?.step !== globalStep) {
       await this.saveCheckpoint(trainer);
       saved = { step: globalStep, dir: checkpointDir(this.args.outputDir, globalStep) };
@@ -432,12 +447,19 @@ export class CrossEncoderTrainer {
     const resume = saved
       ? `; ${saved.dir} holds step ${saved.step}: train({ resumeFromCheckpoint: true }) continues from there`
       : '; no checkpoint was saved (saveStrategy is no), so a new run starts over';
-    throw new AbortError(`${where}${resume}`, { cause: signal.reason });
+    throw new AbortError(`${where}${resume}`, { cause: signal?.reason });
   }
 
   private async saveCheckpoint(trainer: NativeTrainer): Promise<void> {
     const args = this.args;
     const dir = checkpointDir(args.outputDir, this.state.globalStep);
+    const distributed = this.distributed;
+    if (distributed) this.lastCheckpoint = { step: this.state.globalStep, dir };
+    if (distributed && distributed.rank !== 0) {
+      // Rank 0 writes the checkpoint; the others hand it their RNG state (dropout masks).
+      await distributed.group.saveRngStates('');
+      return;
+    }
     if (this.pendingBest) {
       this.state.bestModelCheckpoint = dir;
       this.pendingBest = false;
@@ -448,6 +470,7 @@ export class CrossEncoderTrainer {
         await this.model.savePretrained(staging);
         const modelFiles = new Set(await readdir(staging));
         await trainer.saveState(staging);
+        if (distributed) await distributed.group.saveRngStates(staging);
         // Whatever files the native trainer writes (optimiser, RNG state), without naming them here.
         const stateFiles = (await readdir(staging)).filter((name) => !modelFiles.has(name)).sort();
         await writeTrainerState(staging, this.state, args);
@@ -472,6 +495,37 @@ export class CrossEncoderTrainer {
       );
     }
     Object.assign(this.state, saved);
+  }
+
+  /** transformers' `is_world_process_zero`: rank 0 of a data-parallel run, or a process alone. */
+  private isMainProcess(): boolean {
+    return (this.distributed?.rank ?? 0) === 0;
+  }
+
+  /** Whether any rank's flag is set, flag by flag (this process's flags when it runs alone). */
+  private async anyRank(flags: boolean[], where: string): Promise<boolean[]> {
+    if (!this.distributed) return flags;
+    const any = await this.distributed.group.allReduceMax(flags.map(Number), `agreeing on whether to stop after ${where}`);
+    return any.map((value) => value > 0);
+  }
+
+  /**
+   * The start of a data-parallel run: every rank resumed from the same step (or none), ranks
+   * >= 1 restore their own RNG state, and rank 0's weights are copied to all (as
+   * DistributedDataParallel does when it wraps the model).
+   */
+  private async joinRanks(distributed: Distributed, resumeDir: string | undefined): Promise<void> {
+    const step = this.state.globalStep;
+    const [highest, negatedLowest] = await distributed.group.allReduceMax([step, -step], 'comparing the resumed steps');
+    if (highest !== -negatedLowest) {
+      throw new InvalidArgumentError(
+        `distributed training, rank ${distributed.rank}: the ranks start from different steps (${-negatedLowest} to ${highest}, this one ${step}): ` +
+          'every rank must see the same checkpoints in outputDir (a shared directory, or the same copy on every machine)',
+      );
+    }
+    if (resumeDir) await distributed.group.loadRngState(resumeDir);
+    this.lastCheckpoint = resumeDir ? { step, dir: resumeDir } : undefined;
+    await weightsLockOf(this.model).write(() => distributed.group.broadcastModel(nativeModelOf(this.model)));
   }
 
   private async log(logs: Record<string, number>): Promise<void> {

@@ -262,6 +262,14 @@ StoredTensors scan_safetensors(const std::string& path) {
     t.dtype = entry.dtype->type;
     t.shape = entry.shape;
     t.read = [file, data_start, entry] { return read_tensor(*file, data_start, entry); };
+    if (entry.dtype->type == at::kFloat) {
+      t.read_into = [file, data_start, entry](const at::Tensor& dst) {
+        if (dst.scalar_type() != at::kFloat || !dst.is_contiguous() || dst.sizes() != at::IntArrayRef(entry.shape)) {
+          throw ArgumentError(file->path() + ": tensor '" + entry.name + "' cannot be read into a tensor of another layout");
+        }
+        file->read(data_start + entry.begin, dst.data_ptr(), entry.end - entry.begin);
+      };
+    }
     stored.push_back(std::move(t));
   }
   return stored;

@@ -33,6 +33,9 @@ struct StoredTensor {
   std::vector<int64_t> shape;
   // The tensor as NamedTensors holds it. Each call reads the file again.
   std::function<at::Tensor()> read;
+  // Where the stored bytes are already what `dst` holds (float32, contiguous, this shape): reads
+  // them straight into it, with no copy in between. Empty when the format cannot.
+  std::function<void(const at::Tensor& dst)> read_into;
 };
 using StoredTensors = std::vector<StoredTensor>;
 

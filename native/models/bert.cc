@@ -5,6 +5,11 @@
 
 namespace tce {
 
+ModelShape BertConfig::shape() const {
+  const BertConfig& c = *this;
+  return ModelShape{c.num_labels, c.vocab_size, c.type_vocab_size, c.max_position_embeddings, "bert"};
+}
+
 BertConfig BertConfig::from(const ConfigValues& v) {
   BertConfig c;
   c.encoder = EncoderConfig::from(v);
@@ -52,19 +57,18 @@ BertModelImpl::BertModelImpl(const BertConfig& c) {
 
 torch::Tensor BertModelImpl::forward(const BatchTensors& batch) {
   const auto hidden = embeddings(batch.input_ids, batch.token_type_ids);
-  return pooler(encoder(hidden, extended_attention_mask(batch.attention_mask)));
+  return encoder(hidden, extended_attention_mask(batch.attention_mask));
 }
 
 BertForSequenceClassification::BertForSequenceClassification(const BertConfig& c)
-    : SequenceClassifier(ModelShape{c.num_labels, c.vocab_size, c.type_vocab_size, c.max_position_embeddings, "bert"}),
-      config_(c) {
+    : SequenceClassifier(c.shape()), config_(c) {
   bert = register_module("bert", BertModel(c));
   dropout = register_module("dropout", torch::nn::Dropout(c.classifier_dropout));
   classifier = register_module("classifier", torch::nn::Linear(c.encoder.hidden_size, c.num_labels));
 }
 
 torch::Tensor BertForSequenceClassification::forward(const BatchTensors& batch) {
-  return classifier(dropout(bert(batch)));
+  return classifier(dropout(bert->pooler(bert(batch))));
 }
 
 void BertForSequenceClassification::init_selected(const ParameterFilter& wanted) {

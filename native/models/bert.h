@@ -9,6 +9,7 @@
 #include "models/bert_encoder.h"
 #include "models/config_values.h"
 #include "models/sequence_classifier.h"
+#include "models/token_encoder.h"
 
 namespace tce {
 
@@ -23,6 +24,7 @@ struct BertConfig {
   int64_t num_labels = 0;
 
   static BertConfig from(const ConfigValues& values);
+  ModelShape shape() const;
 };
 
 struct BertEmbeddingsImpl : torch::nn::Module {
@@ -43,10 +45,10 @@ struct BertPoolerImpl : torch::nn::Module {
 };
 TORCH_MODULE(BertPooler);
 
-struct BertModelImpl : torch::nn::Module {
+struct BertModelImpl : TokenEncoder {
   explicit BertModelImpl(const BertConfig& config);
-  // Returns the pooled [CLS] state [B, H].
-  torch::Tensor forward(const BatchTensors& batch);
+  // The last hidden states [B, S, H] (the pooler is the classifier's to apply).
+  torch::Tensor forward(const BatchTensors& batch) override;
 
   BertEmbeddings embeddings{nullptr};
   BertEncoder encoder{nullptr};

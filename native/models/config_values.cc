@@ -53,4 +53,12 @@ const std::string& ConfigValues::string(const char* key) const {
   return std::get<std::string>(value);
 }
 
+ConfigValues ConfigValues::sub(const std::string& prefix) const {
+  ConfigValues part;
+  for (auto it = values_.lower_bound(prefix); it != values_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    part.set(it->first.substr(prefix.size()), it->second);
+  }
+  return part;
+}
+
 }  // namespace tce

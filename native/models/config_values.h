@@ -26,6 +26,10 @@ class ConfigValues {
   double positive(const char* key) const;     // > 0 and finite
   bool boolean(const char* key) const;
   const std::string& string(const char* key) const;
+  bool has(const std::string& key) const { return values_.count(key) > 0; }
+
+  // The fields whose keys start with `prefix`, without it: a part's config ("trunk." fields).
+  ConfigValues sub(const std::string& prefix) const;
 
  private:
   const Value& get(const char* key, const char* type) const;

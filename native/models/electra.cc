@@ -4,6 +4,11 @@
 
 namespace tce {
 
+ModelShape ElectraConfig::shape() const {
+  const ElectraConfig& c = *this;
+  return ModelShape{c.num_labels, c.vocab_size, c.type_vocab_size, c.max_position_embeddings, "electra"};
+}
+
 ElectraConfig ElectraConfig::from(const ConfigValues& v) {
   ElectraConfig c;
   c.encoder = EncoderConfig::from(v);
@@ -63,8 +68,7 @@ torch::Tensor ElectraClassificationHeadImpl::forward(const torch::Tensor& hidden
 }
 
 ElectraForSequenceClassification::ElectraForSequenceClassification(const ElectraConfig& c)
-    : SequenceClassifier(ModelShape{c.num_labels, c.vocab_size, c.type_vocab_size, c.max_position_embeddings, "electra"}),
-      config_(c) {
+    : SequenceClassifier(c.shape()), config_(c) {
   electra = register_module("electra", ElectraModel(c));
   classifier = register_module(
       "classifier", ElectraClassificationHead(c.encoder.hidden_size, c.classifier_dropout, c.num_labels));

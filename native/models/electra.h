@@ -10,6 +10,7 @@
 #include "models/bert_encoder.h"
 #include "models/config_values.h"
 #include "models/sequence_classifier.h"
+#include "models/token_encoder.h"
 
 namespace tce {
 
@@ -25,6 +26,7 @@ struct ElectraConfig {
   int64_t num_labels = 0;
 
   static ElectraConfig from(const ConfigValues& values);
+  ModelShape shape() const;
 };
 
 struct ElectraEmbeddingsImpl : torch::nn::Module {
@@ -37,10 +39,10 @@ struct ElectraEmbeddingsImpl : torch::nn::Module {
 };
 TORCH_MODULE(ElectraEmbeddings);
 
-struct ElectraModelImpl : torch::nn::Module {
+struct ElectraModelImpl : TokenEncoder {
   explicit ElectraModelImpl(const ElectraConfig& config);
   // The last hidden states [B, S, H].
-  torch::Tensor forward(const BatchTensors& batch);
+  torch::Tensor forward(const BatchTensors& batch) override;
 
   ElectraEmbeddings embeddings{nullptr};
   torch::nn::Linear embeddings_project{nullptr};  // only when embedding_size != hidden_size

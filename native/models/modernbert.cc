@@ -41,6 +41,11 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 
 }  // namespace
 
+ModelShape ModernBertConfig::shape() const {
+  const ModernBertConfig& c = *this;
+  return ModelShape{c.num_labels, c.vocab_size, /*no token types*/ 0, c.max_position_embeddings, "model"};
+}
+
 ModernBertConfig ModernBertConfig::from(const ConfigValues& v) {
   ModernBertConfig c;
   c.vocab_size = v.integer("vocab_size", 1, int64_t{1} << 24);
@@ -192,8 +197,7 @@ torch::Tensor ModernBertPredictionHeadImpl::forward(const torch::Tensor& pooled)
 }
 
 ModernBertForSequenceClassification::ModernBertForSequenceClassification(const ModernBertConfig& c)
-    : SequenceClassifier(ModelShape{c.num_labels, c.vocab_size, /*no token types*/ 0, c.max_position_embeddings, "model"}),
-      config_(c) {
+    : SequenceClassifier(c.shape()), config_(c) {
   model = register_module("model", ModernBertModel(c));
   head = register_module("head", ModernBertPredictionHead(c));
   drop = register_module("drop", torch::nn::Dropout(c.classifier_dropout));

@@ -12,6 +12,7 @@
 
 #include "models/config_values.h"
 #include "models/sequence_classifier.h"
+#include "models/token_encoder.h"
 
 namespace tce {
 
@@ -44,10 +45,11 @@ struct ModernBertConfig {
   int64_t num_labels = 0;
 
   static ModernBertConfig from(const ConfigValues& values);
+  ModelShape shape() const;
 };
 
 // nn.LayerNorm(hidden, eps, bias=norm_bias): ModernBERT's norms usually have no bias.
-struct ModernBertLayerNormImpl : torch::nn::Module {
+struct ModernBertLayerNormImpl : torch::nn::Module, NormLayer {
   ModernBertLayerNormImpl(int64_t size, double eps, bool bias);
   torch::Tensor forward(const torch::Tensor& x);
 
@@ -106,10 +108,10 @@ struct ModernBertEncoderLayerImpl : torch::nn::Module {
 };
 TORCH_MODULE(ModernBertEncoderLayer);
 
-struct ModernBertModelImpl : torch::nn::Module {
+struct ModernBertModelImpl : TokenEncoder {
   explicit ModernBertModelImpl(const ModernBertConfig& config);
   // The final-normed hidden states [B, S, H].
-  torch::Tensor forward(const BatchTensors& batch);
+  torch::Tensor forward(const BatchTensors& batch) override;
 
   ModernBertConfig config;
   ModernBertEmbeddings embeddings{nullptr};

@@ -13,8 +13,9 @@
 namespace tce {
 
 // The model `values` (with its `model_type`) describes, with weights as the constructors leave
-// them (init_weights or a checkpoint fills them). ArgumentError for an unknown model_type or a
-// bad field.
+// them (init_weights or a checkpoint fills them): a family's sequence classifier, or with
+// `model_type: modular` a Sentence Transformers modular cross-encoder over the base model of
+// `trunk.model_type`. ArgumentError for an unknown model_type or a bad field.
 std::shared_ptr<SequenceClassifier> create_model(const ConfigValues& values);
 
 std::vector<std::string> supported_model_types();

@@ -5,6 +5,11 @@
 
 namespace tce {
 
+ModelShape RobertaConfig::shape() const {
+  const RobertaConfig& c = *this;
+  return ModelShape{c.num_labels, c.vocab_size, c.type_vocab_size, c.max_position_embeddings - c.pad_token_id - 1, "roberta"};
+}
+
 RobertaConfig RobertaConfig::from(const ConfigValues& v) {
   RobertaConfig c;
   c.encoder = EncoderConfig::from(v);
@@ -71,9 +76,7 @@ torch::Tensor RobertaClassificationHeadImpl::forward(const torch::Tensor& hidden
 }
 
 RobertaForSequenceClassification::RobertaForSequenceClassification(const RobertaConfig& c)
-    : SequenceClassifier(ModelShape{c.num_labels, c.vocab_size, c.type_vocab_size,
-                                    c.max_position_embeddings - c.pad_token_id - 1, "roberta"}),
-      config_(c) {
+    : SequenceClassifier(c.shape()), config_(c) {
   roberta = register_module("roberta", RobertaModel(c));
   classifier = register_module(
       "classifier", RobertaClassificationHead(c.encoder.hidden_size, c.classifier_dropout, c.num_labels));

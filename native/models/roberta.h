@@ -10,6 +10,7 @@
 #include "models/bert_encoder.h"
 #include "models/config_values.h"
 #include "models/sequence_classifier.h"
+#include "models/token_encoder.h"
 
 namespace tce {
 
@@ -24,6 +25,7 @@ struct RobertaConfig {
   int64_t num_labels = 0;
 
   static RobertaConfig from(const ConfigValues& values);
+  ModelShape shape() const;
 };
 
 struct RobertaEmbeddingsImpl : torch::nn::Module {
@@ -41,10 +43,10 @@ TORCH_MODULE(RobertaEmbeddings);
 // and padding_idx itself at padding tokens.
 torch::Tensor roberta_position_ids(const torch::Tensor& input_ids, int64_t padding_idx);
 
-struct RobertaModelImpl : torch::nn::Module {
+struct RobertaModelImpl : TokenEncoder {
   explicit RobertaModelImpl(const RobertaConfig& config);
   // The last hidden states [B, S, H].
-  torch::Tensor forward(const BatchTensors& batch);
+  torch::Tensor forward(const BatchTensors& batch) override;
 
   RobertaEmbeddings embeddings{nullptr};
   BertEncoder encoder{nullptr};

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,12 @@ namespace tce {
 
 // Picks parameters by their full state-dict name.
 using ParameterFilter = std::function<bool(const std::string& name)>;
+
+// Marks a normalization module that is not a torch::nn::LayerNorm (ModernBERT's bias-less one),
+// so that training treats its weight as transformers treats every nn.LayerNorm's.
+struct NormLayer {
+  virtual ~NormLayer() = default;
+};
 
 class SequenceClassifier : public torch::nn::Module {
  public:
@@ -33,6 +40,10 @@ class SequenceClassifier : public torch::nn::Module {
   // The named parameters only, as transformers initialises those a checkpoint lacks (a loaded
   // classifier.weight survives a missing classifier.bias). ArgumentError for an unknown name.
   void init_parameters(const std::vector<std::string>& names);
+
+  // transformers' get_decay_parameter_names: the parameters weight decay skips — those of
+  // LayerNorm modules (by type) and any whose name has "bias", "layernorm" or "rmsnorm".
+  std::set<std::string> no_decay_parameters() const;
 
  protected:
   // The family's _init_weights, applied to the parameters `wanted` picks. Called under

@@ -1,5 +1,6 @@
 #include "models/state_dict.h"
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -23,13 +24,21 @@ std::string fix_legacy_name(std::string name) {
 }
 
 // A NaN or an infinity in a weight makes every score NaN, or some of them: refuse it at load
-// rather than serve garbage.
+// rather than serve garbage. Checked a chunk at a time: isfinite allocates a float copy and two
+// masks of its input, which for a whole embedding table would nearly double the peak of a load.
 void check_finite(const torch::Tensor& tensor, const std::string& name, const std::string& source) {
-  const torch::Tensor bad = torch::logical_not(torch::isfinite(tensor)).flatten();
-  const int64_t count = bad.sum().item<int64_t>();
+  constexpr int64_t kChunk = int64_t{1} << 20;
+  const torch::Tensor flat = tensor.reshape({-1});
+  int64_t count = 0, first = -1;
+  for (int64_t start = 0; start < flat.numel(); start += kChunk) {
+    const torch::Tensor chunk = flat.narrow(0, start, std::min(kChunk, flat.numel() - start));
+    if (torch::isfinite(chunk).all().item<bool>()) continue;
+    const torch::Tensor bad = torch::logical_not(torch::isfinite(chunk));
+    if (first < 0) first = start + bad.nonzero()[0][0].item<int64_t>();
+    count += bad.sum().item<int64_t>();
+  }
   if (count == 0) return;
-  const int64_t first = bad.nonzero()[0][0].item<int64_t>();
-  const float value = tensor.flatten()[first].item<float>();
+  const float value = flat[first].item<float>();
   throw FormatError(source + ": tensor '" + name + "' holds " + std::to_string(count) +
                     " non-finite value" + (count == 1 ? "" : "s") + " (the first, " + std::to_string(value) +
                     ", at flat index " + std::to_string(first) + "); the weights are corrupt or diverged");
@@ -37,14 +46,18 @@ void check_finite(const torch::Tensor& tensor, const std::string& name, const st
 
 }  // namespace
 
-LoadReport load_state_dict(SequenceClassifier& module, const StoredTensors& tensors, const std::string& source) {
+LoadReport load_state_dict(SequenceClassifier& module, const StoredTensors& tensors, const std::string& source,
+                           const std::string& scope) {
+  // Only the parameters under `scope` are this file's to fill; its names lack the scope.
   std::unordered_map<std::string, torch::Tensor> parameters;
-  for (const auto& item : module.named_parameters(/*recurse=*/true)) parameters.emplace(item.key(), item.value());
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    if (starts_with(item.key(), scope)) parameters.emplace(item.key().substr(scope.size()), item.value());
+  }
 
   // A bare encoder checkpoint (a BertModel's, without "bert.") loads into the classifier's
   // encoder, as Hugging Face does with base_model_prefix.
-  const std::string prefix = module.shape().base_model_prefix + ".";
-  bool has_prefix = false;
+  const std::string prefix = scope.empty() ? module.shape().base_model_prefix + "." : "";
+  bool has_prefix = prefix.empty();
   for (const auto& stored : tensors) has_prefix = has_prefix || starts_with(stored.name, prefix);
 
   // Every name, dtype and shape is checked before any tensor is read: a file's header cannot make
@@ -73,22 +86,28 @@ LoadReport load_state_dict(SequenceClassifier& module, const StoredTensors& tens
     matched.emplace_back(&stored, parameter);
   }
 
+  // Float32 safetensors go straight into the parameters: loading holds no second copy of them.
   torch::NoGradGuard no_grad;
   for (auto& [stored, parameter] : matched) {
+    if (stored->read_into && parameter.scalar_type() == torch::kFloat && parameter.is_contiguous()) {
+      stored->read_into(parameter);
+      check_finite(parameter, stored->name, source);
+      continue;
+    }
     const torch::Tensor tensor = stored->read();
     check_finite(tensor, stored->name, source);
     parameter.copy_(tensor);
   }
-  for (const auto& item : module.named_parameters(true)) {
-    if (!loaded.count(item.key())) report.missing.push_back(item.key());
+  for (const auto& item : module.named_parameters(true)) {  // in registration order
+    if (starts_with(item.key(), scope) && !loaded.count(item.key().substr(scope.size()))) report.missing.push_back(item.key());
   }
   return report;
 }
 
-NamedTensors state_dict(const torch::nn::Module& module) {
+NamedTensors state_dict(const torch::nn::Module& module, const std::string& scope) {
   NamedTensors out;
   for (const auto& item : module.named_parameters(true)) {
-    out.emplace_back(item.key(), item.value().detach().contiguous());
+    if (starts_with(item.key(), scope)) out.emplace_back(item.key().substr(scope.size()), item.value().detach().contiguous());
   }
   return out;
 }

@@ -20,9 +20,13 @@ struct LoadReport {
 // Copies every stored tensor whose (normalised) name matches a parameter, reading only those and
 // only after every name, dtype and shape has been checked. A mismatch, a name given twice or a
 // non-finite value throws a FormatError naming the tensor. `source` names the file in messages.
-LoadReport load_state_dict(SequenceClassifier& module, const StoredTensors& tensors, const std::string& source);
+// With a `scope` ("2." for a modular model's module "2"), the file fills the parameters under it,
+// its names without the scope, and `missing` counts only those.
+LoadReport load_state_dict(SequenceClassifier& module, const StoredTensors& tensors, const std::string& source,
+                           const std::string& scope = "");
 
-// Parameters in registration order, detached, contiguous.
-NamedTensors state_dict(const torch::nn::Module& module);
+// Parameters in registration order, detached, contiguous; with a `scope`, those under it, named
+// without it.
+NamedTensors state_dict(const torch::nn::Module& module, const std::string& scope = "");
 
 }  // namespace tce

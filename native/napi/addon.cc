@@ -10,6 +10,7 @@
 
 #include "napi/model_wrap.h"
 #include "napi/napi_errors.h"
+#include "napi/process_group_wrap.h"
 #include "napi/trainer_wrap.h"
 #include "runtime/cancellation.h"
 
@@ -48,7 +49,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace tce;
   exports.Set("Model", ModelWrap::Define(env));
   exports.Set("Trainer", TrainerWrap::Define(env));
+  exports.Set("ProcessGroup", ProcessGroupWrap::Define(env));
   exports.Set("randperm", Napi::Function::New(env, Randperm, "randperm"));
+  exports.Set("probeLoss", Napi::Function::New(env, ProbeLoss, "probeLoss"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
   return exports;

@@ -16,7 +16,10 @@ namespace tce {
 // the model's forward and, with labels, for the trainer.
 TokenBatch token_batch_from_object(const Napi::Object& object, std::vector<Napi::Value>& keep_alive);
 
-// { inputIds, tokenTypeIds, attentionMask, batchSize, seqLength, labels: Float32Array }
-LabelledBatch labelled_batch_from_js(const Napi::Value& value, std::vector<Napi::Value>& keep_alive);
+// { inputIds, tokenTypeIds, attentionMask, batchSize, seqLength, labels: Float32Array } (one
+// chunk), or { chunks: [token batch...], rows, labels?, labelColumns?, groupSizes?: Int32Array,
+// candidates?: { inputIds, tokenTypeIds, offsets: Int32Array }, columns?, padTokenId? } (see
+// LossBatch in training/labelled_batch.h).
+LossBatch labelled_batch_from_js(const Napi::Value& value, std::vector<Napi::Value>& keep_alive);
 
 }  // namespace tce

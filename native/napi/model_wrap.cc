@@ -116,14 +116,15 @@ std::shared_ptr<ModelHandle> ModelWrap::HandleOf(const Napi::Value& value) {
 
 Napi::Value ModelWrap::LoadWeights(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    const auto path = string_arg(info, 0, "loadWeights(path): path");
+    const auto path = string_arg(info, 0, "loadWeights(path, scope): path");
+    const auto scope = info.Length() > 1 ? string_arg(info, 1, "loadWeights(path, scope): scope") : std::string();
     auto handle = handle_;
     return AsyncTask<LoadReport>::Run(
         info.Env(),
-        [handle, path] {
+        [handle, path, scope] {
           const auto tensors = scan_weights(path);  // headers are parsed outside the lock
           std::unique_lock<std::shared_mutex> lock(handle->mutex);
-          return load_state_dict(handle->live(), tensors, path);
+          return load_state_dict(handle->live(), tensors, path, scope);
         },
         [](Napi::Env env, LoadReport& report) -> Napi::Value {
           auto result = Napi::Object::New(env);
@@ -136,7 +137,8 @@ Napi::Value ModelWrap::LoadWeights(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::SaveWeights(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    const auto path = string_arg(info, 0, "saveWeights(path, metadata): path");
+    const auto path = string_arg(info, 0, "saveWeights(path, metadata, scope): path");
+    const auto scope = info.Length() > 2 ? string_arg(info, 2, "saveWeights(path, metadata, scope): scope") : std::string();
     std::map<std::string, std::string> metadata;
     if (info.Length() > 1 && info[1].IsObject()) {
       const auto object = info[1].As<Napi::Object>();
@@ -149,11 +151,11 @@ Napi::Value ModelWrap::SaveWeights(const Napi::CallbackInfo& info) {
     auto handle = handle_;
     return AsyncTask<bool>::Run(
         info.Env(),
-        [handle, path, metadata] {
+        [handle, path, metadata, scope] {
           NamedTensors tensors;
           {
             std::shared_lock<std::shared_mutex> lock(handle->mutex);
-            for (auto& [name, tensor] : state_dict(handle->live())) tensors.emplace_back(name, tensor.clone());
+            for (auto& [name, tensor] : state_dict(handle->live(), scope)) tensors.emplace_back(name, tensor.clone());
           }
           write_safetensors(path, tensors, metadata);
           return true;

@@ -7,11 +7,36 @@
 #include "napi/batch_args.h"
 #include "napi/model_wrap.h"
 #include "napi/napi_args.h"
+#include "napi/process_group_wrap.h"
 #include "runtime/errors.h"
+#include "training/losses/probe.h"
 #include "training/trainer.h"
 
 namespace tce {
 namespace {
+
+// { loss, lossOptions }: the loss's options as lib/training/losses/ resolved them: numbers,
+// booleans (1/0) and strings; null or absent is Python's None.
+LossOptions options_from_js_loss(const Napi::Object& o) {
+  LossOptions loss;
+  loss.name = required_string(o, "loss", "trainer");
+  const auto loss_options = o.Get("lossOptions");
+  if (loss_options.IsObject()) {
+    const auto object = loss_options.As<Napi::Object>();
+    const auto keys = object.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      const auto key = keys.Get(i).As<Napi::String>().Utf8Value();
+      const auto value = object.Get(key);
+      if (value.IsNumber()) loss.numbers[key] = value.As<Napi::Number>().DoubleValue();
+      else if (value.IsBoolean()) loss.numbers[key] = value.As<Napi::Boolean>().Value() ? 1.0 : 0.0;
+      else if (value.IsString()) loss.strings[key] = value.As<Napi::String>().Utf8Value();
+      else if (!value.IsNull() && !value.IsUndefined()) throw ArgumentError("trainer.lossOptions." + key + " must be a number, boolean, string or null");
+    }
+  } else if (!loss_options.IsUndefined()) {
+    throw ArgumentError("trainer.lossOptions must be an object");
+  }
+  return loss;
+}
 
 TrainerOptions options_from_js(const Napi::Value& value) {
   if (!value.IsObject()) throw ArgumentError("Trainer(model, options): options must be an object");
@@ -20,9 +45,7 @@ TrainerOptions options_from_js(const Napi::Value& value) {
   const auto number = [&](const char* key) { return required_number(o, key, "trainer"); };
   const auto integer = [&](const char* key) { return required_integer(o, key, "trainer"); };
   TrainerOptions options;
-  options.loss.name = required_string(o, "loss", "trainer");
-  const double pos_weight = optional_number(o, "posWeight", std::nan(""), "trainer");
-  if (!std::isnan(pos_weight)) options.loss.pos_weight = pos_weight;
+  options.loss = options_from_js_loss(o);
   options.learning_rate = number("learningRate");
   options.weight_decay = number("weightDecay");
   options.adam_beta1 = number("adamBeta1");
@@ -51,7 +74,8 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
                       InstanceMethod("drawLoaderSeed", &TrainerWrap::DrawLoaderSeed),
                       InstanceMethod("saveState", &TrainerWrap::SaveState),
                       InstanceMethod("loadState", &TrainerWrap::LoadState),
-                      InstanceMethod("stepsTaken", &TrainerWrap::StepsTaken)});
+                      InstanceMethod("stepsTaken", &TrainerWrap::StepsTaken),
+                      InstanceMethod("setProcessGroup", &TrainerWrap::SetProcessGroup)});
 }
 
 TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
@@ -71,7 +95,7 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsArray()) throw ArgumentError("step(batches): batches must be an array");
     const auto array = info[0].As<Napi::Array>();
     std::vector<Napi::Value> keep_alive;
-    std::vector<LabelledBatch> batches;
+    std::vector<LossBatch> batches;
     for (uint32_t i = 0; i < array.Length(); ++i) batches.push_back(labelled_batch_from_js(array.Get(i), keep_alive));
     auto trainer = trainer_;
     return AsyncTask<StepResult>::Run(
@@ -121,8 +145,43 @@ Napi::Value TrainerWrap::LoadState(const Napi::CallbackInfo& info) {
   });
 }
 
+// setProcessGroup(group | null): later steps all-reduce their gradients over the group's ranks.
+// Set between steps (JS awaits each step), so the compute thread never sees it change mid-step.
+Napi::Value TrainerWrap::SetProcessGroup(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    const bool none = info.Length() < 1 || info[0].IsNull() || info[0].IsUndefined();
+    trainer_->set_process_group(none ? nullptr : ProcessGroupWrap::GroupOf(info[0]));
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value TrainerWrap::StepsTaken(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(trainer_->steps_taken()));
+}
+
+Napi::Value ProbeLoss(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    if (info.Length() < 4 || !info[0].IsObject() || !info[1].IsNumber() || !info[2].IsTypedArray()) {
+      throw ArgumentError("probeLoss(options, numLabels, logits, batch): wrong arguments");
+    }
+    const auto num_labels = static_cast<int64_t>(info[1].As<Napi::Number>().Int64Value());
+    const auto array = info[2].As<Napi::Float32Array>();
+    std::vector<float> logits(array.Data(), array.Data() + array.ElementLength());
+    std::vector<Napi::Value> keep_alive;
+    const auto batch = labelled_batch_from_js(info[3], keep_alive);
+    const auto options = options_from_js_loss(info[0].As<Napi::Object>());
+    return AsyncTask<LossProbe>::Run(
+        info.Env(), [options, num_labels, logits, batch] { return probe_loss(options, num_labels, logits, batch); },
+        [](Napi::Env env, LossProbe& probe) -> Napi::Value {
+          auto result = Napi::Object::New(env);
+          result.Set("loss", probe.loss);
+          auto gradient = Napi::Float32Array::New(env, probe.gradient.size());
+          std::copy(probe.gradient.begin(), probe.gradient.end(), gradient.Data());
+          result.Set("gradient", gradient);
+          return result;
+        },
+        keep_alive);
+  });
 }
 
 Napi::Value Randperm(const Napi::CallbackInfo& info) {

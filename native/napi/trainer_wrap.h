@@ -22,11 +22,15 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value SaveState(const Napi::CallbackInfo& info);
   Napi::Value LoadState(const Napi::CallbackInfo& info);
   Napi::Value StepsTaken(const Napi::CallbackInfo& info);
+  Napi::Value SetProcessGroup(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Trainer> trainer_;
 };
 
 // randperm(n, seed) -> Float64Array: the order Sentence Transformers' sampler draws.
 Napi::Value Randperm(const Napi::CallbackInfo& info);
+
+// probeLoss(options, numLabels, logits, batch) -> { loss, gradient }: a loss on given logits (tests).
+Napi::Value ProbeLoss(const Napi::CallbackInfo& info);
 
 }  // namespace tce

@@ -7,6 +7,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "distributed/process_group.h"
 #include "formats/safetensors.h"
 #include "formats/weights_file.h"
 #include "models/model_handle.h"
@@ -15,12 +16,6 @@
 
 namespace tce {
 namespace {
-
-// transformers' get_decay_parameter_names: no decay for biases and LayerNorm weights.
-bool decays(const std::string& name) {
-  const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-  return !bias && name.find("LayerNorm") == std::string::npos;
-}
 
 // The key torch::optim keys parameter state by.
 std::string state_key(const torch::Tensor& parameter) {
@@ -45,11 +40,12 @@ void TrainerOptions::validate() const {
 Trainer::Trainer(std::shared_ptr<ModelHandle> handle, TrainerOptions options)
     : handle_(std::move(handle)), options_(std::move(options)) {
   options_.validate();
-  validate_loss_options(options_.loss, handle_->shape.num_labels);
+  loss_ = make_loss(options_.loss, handle_->shape.num_labels);
   std::vector<torch::Tensor> decay, no_decay;
+  const auto skip_decay = handle_->live().no_decay_parameters();
   for (const auto& item : handle_->live().named_parameters(true)) {
     parameters_.emplace_back(item.key(), item.value());
-    (decays(item.key()) ? decay : no_decay).push_back(item.value());
+    (skip_decay.count(item.key()) ? no_decay : decay).push_back(item.value());
   }
   auto defaults = torch::optim::AdamWOptions(options_.learning_rate)
                       .betas({options_.adam_beta1, options_.adam_beta2})
@@ -75,18 +71,17 @@ void Trainer::release() {
   parameters_.clear();
 }
 
-torch::Tensor Trainer::loss_of(const LabelledBatch& batch) {
+LossValue Trainer::loss_of(const LossBatch& batch) {
   auto& model = this->model();
-  const auto labels = torch::from_blob(const_cast<float*>(batch.labels), {batch.tokens.batch_size}, torch::kFloat);
-  const auto logits = model.forward(batch.tokens.to_tensors(model.shape()));
-  return compute_loss(options_.loss, logits, labels);
+  const Forward forward = [&model](const TokenBatch& tokens) { return model.forward(tokens.to_tensors(model.shape())); };
+  return loss_->compute(batch, forward);
 }
 
 void Trainer::set_learning_rate(double lr) {
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 }
 
-StepResult Trainer::step(const std::vector<LabelledBatch>& micro_batches) {
+StepResult Trainer::step(const std::vector<LossBatch>& micro_batches) {
   if (micro_batches.empty()) throw ArgumentError("a training step needs at least one batch");
   std::unique_lock<std::shared_mutex> lock(handle_->mutex);
   auto& model = this->model();
@@ -105,9 +100,21 @@ StepResult Trainer::step(const std::vector<LabelledBatch>& micro_batches) {
   for (const auto& batch : micro_batches) {
     throw_if_cancelled();
     auto loss = loss_of(batch);
-    if (micro_batches.size() > 1) loss = loss * scale;
-    loss.backward();
-    result.loss += loss.item<double>();
+    const double factor = micro_batches.size() > 1 ? scale : 1.0;
+    if (loss.backward) {
+      loss.backward(factor);
+      result.loss += (micro_batches.size() > 1 ? loss.value * scale : loss.value).item<double>();
+    } else {
+      auto scaled = micro_batches.size() > 1 ? loss.value * scale : loss.value;
+      scaled.backward();
+      result.loss += scaled.item<double>();
+    }
+  }
+  if (group_) {
+    // DistributedDataParallel's all-reduce, before clipping: every rank clips and steps the same
+    // averaged gradient. transformers logs the loss averaged over the ranks too.
+    result.loss = average_gradients(*group_, model.parameters(), result.loss,
+                                    "the gradient all-reduce of step " + std::to_string(steps_taken_ + 1));
   }
   if (options_.max_grad_norm > 0) {
     result.grad_norm = torch::nn::utils::clip_grad_norm_(model.parameters(), options_.max_grad_norm);
@@ -126,10 +133,10 @@ void Trainer::draw_loader_seed() {
   torch::empty({}, torch::kLong).random_();
 }
 
-double Trainer::eval_loss(const LabelledBatch& batch) {
+double Trainer::eval_loss(const LossBatch& batch) {
   c10::InferenceMode inference;
   std::shared_lock<std::shared_mutex> lock(handle_->mutex);
-  return loss_of(batch).item<double>();
+  return loss_of(batch).value.item<double>();
 }
 
 void Trainer::save_state(const std::string& dir) {

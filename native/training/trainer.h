@@ -11,12 +11,13 @@
 
 #include "models/sequence_classifier.h"
 #include "training/labelled_batch.h"
-#include "training/losses.h"
+#include "training/losses/loss.h"
 #include "training/lr_schedule.h"
 
 namespace tce {
 
 struct ModelHandle;
+class ProcessGroup;
 
 struct TrainerOptions {
   // Every field is set from JS: lib/training/ resolves Hugging Face's defaults, the one place
@@ -44,17 +45,21 @@ class Trainer {
  public:
   Trainer(std::shared_ptr<ModelHandle> handle, TrainerOptions options);
 
-  StepResult step(const std::vector<LabelledBatch>& micro_batches);
+  StepResult step(const std::vector<LossBatch>& micro_batches);
   // torch's DataLoader draws a base seed from the global generator each time it is iterated
   // (every epoch, every evaluation); the draw shifts every dropout mask after it.
   void draw_loader_seed();
-  double eval_loss(const LabelledBatch& batch);
+  double eval_loss(const LossBatch& batch);
 
   // Optimiser moments and step counts by parameter name, and the CPU RNG state (dropout).
   void save_state(const std::string& dir);
   void load_state(const std::string& dir);
 
   int64_t steps_taken() const { return steps_taken_; }
+
+  // Data-parallel training (native/distributed): each step averages the gradients (and the
+  // reported loss) over the group's ranks between backward and clipping. Empty: one process.
+  void set_process_group(std::shared_ptr<ProcessGroup> group) { group_ = std::move(group); }
 
   // Drops the optimiser state and parameter references (the model is being disposed); later
   // calls throw ERR_DISPOSED. Call with the model's lock held exclusively.
@@ -63,14 +68,16 @@ class Trainer {
  private:
   // The model, checked live. Call with the model's lock held.
   SequenceClassifier& model();
-  torch::Tensor loss_of(const LabelledBatch& batch);
+  LossValue loss_of(const LossBatch& batch);
   void set_learning_rate(double lr);
 
   std::shared_ptr<ModelHandle> handle_;
   TrainerOptions options_;
   std::vector<std::pair<std::string, torch::Tensor>> parameters_;
+  std::unique_ptr<Loss> loss_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   int64_t steps_taken_ = 0;
+  std::shared_ptr<ProcessGroup> group_;
 };
 
 // torch.randperm(n, generator=torch.Generator().manual_seed(seed)), as Sentence Transformers'

@@ -30,8 +30,17 @@ export type BertTestModelName = 'tiny' | 'minilm-l6' | 'tiny-bin' | 'tiny-f16' |
  */
 export type FamilyTestModelName = 'tiny-roberta' | 'tiny-xlm-roberta' | 'tiny-electra' | 'tiny-modernbert' | 'tiny-modernbert-mean';
 
+/**
+ * Sentence Transformers' modular CrossEncoder layout (ST ≥ 5.4, the Ettin rerankers'), over
+ * tiny-modernbert's base model and tokenizer: modules.json [Transformer, Pooling, Dense(32→32,
+ * GELU, no bias), LayerNorm(32), Dense(32→1, Identity, "scores")], activation_fn Identity;
+ * `tiny-ettin` pools "cls" (config.json without id2label), `tiny-ettin-mean` "mean" in
+ * Pooling's legacy keys (config.json with HF's default two labels). See generate_models.py.
+ */
+export type ModularTestModelName = 'tiny-ettin' | 'tiny-ettin-mean';
+
 /** Every model of the default generation. */
-export type TestModelName = BertTestModelName | FamilyTestModelName;
+export type TestModelName = BertTestModelName | FamilyTestModelName | ModularTestModelName;
 
 /**
  * Real-shaped models, only written by `generate_models.py --real-shapes` (not by the test setup:
@@ -106,6 +115,12 @@ export interface FamilyMutation {
   arange_positions?: boolean;
   /** electra: the classification head's activation instead of GELU (an ACT2FN name, e.g. 'tanh'). */
   head_activation?: string;
+  /** Modular directories: the Pooling module pools by this mode instead. */
+  pooling_mode?: string;
+  /** Modular directories: these Dense modules' activation replaced, by module name (a torch class path). */
+  dense_activation?: Record<string, string>;
+  /** Modular directories: the eps of the LayerNorm modules (not the base model's norms). */
+  module_layer_norm_eps?: number;
 }
 
 /** A `predict` request of family_reference.py: padded token ids (mask default 1, types default 0). */

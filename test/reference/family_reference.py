@@ -1,6 +1,8 @@
 """Python reference for the non-BERT families (families/*.py; bert directories work too): plain
 PyTorch, no `transformers`. Dispatches on config.json's model_type (roberta, xlm-roberta,
-electra, modernbert, bert). Input is token ids: this reference has no BPE / Unigram tokenizer (tests
+electra, modernbert, bert); a directory whose modules.json lists more than the Transformer is
+Sentence Transformers' modular CrossEncoder (families/modular.py: loaded module by module as ST
+loads it; its "logits" are the last Dense's scores). Input is token ids: this reference has no BPE / Unigram tokenizer (tests
 tokenize with the TS tokenizer or make_tokenizers.mjs `encode`, the official Rust tokenizer).
 
     /usr/bin/python3 test/reference/family_reference.py predict --model DIR < request.json
@@ -27,6 +29,14 @@ predict request:
          {"arange_positions": true}  (roberta / xlm-roberta) positions 0..n-1 as BERT's instead
              of create_position_ids_from_input_ids
          {"head_activation": "tanh"}  (electra) the classification head's GELU replaced
+       modular directories only:
+         {"pooling_mode": "mean"}  the Pooling module pools by another mode
+         {"dense_activation": {"2": "torch.nn.modules.activation.Tanh"}}  that Dense module's
+             activation replaced by another torch class
+         {"module_layer_norm_eps": E}  the eps of the LayerNorm modules (not the base model's)
+         ("config" changes the base model's config; "weight_delta" names "4.linear.weight",
+          "0.layers.0.attn.Wqkv.weight", ...; "layer_norm_eps" is every nn.LayerNorm's, base
+          model included)
        (keys may be combined in one mutation)}
 answer: {"model_type", "input_ids", "token_type_ids", "attention_mask", "logits": [[...] per row],
          the requested "logits_by_*" lists, and "spread": the largest |variant - logits| over
@@ -58,7 +68,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from bert_reference import PairBatch, RequestError, _int_matrix  # noqa: E402
-from families.registry import load_model, model_type_of  # noqa: E402
+from families import modular  # noqa: E402
+from families.registry import load_model as load_family_model, model_type_of  # noqa: E402
 from safetensors_io import write_safetensors  # noqa: E402
 import train_reference as tr  # noqa: E402
 
@@ -66,6 +77,13 @@ import train_reference as tr  # noqa: E402
 # ---------------------------------------------------------------------------------------------
 # predict
 # ---------------------------------------------------------------------------------------------
+def load_model(model_dir: str, config_overrides=None) -> nn.Module:
+    """A family model directory, or a modular CrossEncoder directory (families/modular.py)."""
+    if modular.is_modular(model_dir):
+        return modular.load_modular(model_dir, config_overrides)
+    return load_family_model(model_dir, config_overrides=config_overrides)
+
+
 def pad_id_of(model: nn.Module) -> int:
     pad = getattr(model.config, "pad_token_id", 0)
     return 0 if pad is None else pad
@@ -113,7 +131,8 @@ def reversed_rows(model: nn.Module, batch: PairBatch) -> List[List[float]]:
 
 
 MUTATION_KEYS = {"layer_norm_eps", "weight_delta", "logit_shift", "config", "arange_positions",
-                 "head_activation"}
+                 "head_activation", "pooling_mode", "dense_activation", "module_layer_norm_eps"}
+MODULAR_MUTATIONS = {"pooling_mode", "dense_activation", "module_layer_norm_eps"}
 
 
 class LogitShift(nn.Module):
@@ -158,6 +177,21 @@ def mutated_model(model_dir: str, mutation: Any) -> nn.Module:
         if not hasattr(model, "electra"):
             raise RequestError("mutation.head_activation is for electra models")
         model.classifier.activation_name = str(mutation["head_activation"])
+    if MODULAR_MUTATIONS & set(mutation):
+        if not isinstance(model, modular.ModularCrossEncoder):
+            raise RequestError(f"mutations {sorted(MODULAR_MUTATIONS)} are for modular directories")
+        heads = model.head_modules()
+        if "pooling_mode" in mutation:
+            pooling = [m for m in heads.values() if isinstance(m, modular.Pooling)]
+            pooling[0].mode = modular.pooling_mode_of({"pooling_mode": mutation["pooling_mode"]})
+        for name, path in (mutation.get("dense_activation") or {}).items():
+            if not isinstance(heads.get(name), modular.Dense):
+                raise RequestError(f"mutation.dense_activation: module {name!r} is not a Dense")
+            heads[name].activation_function = modular.activation_module(str(path))
+        if "module_layer_norm_eps" in mutation:
+            for module in heads.values():
+                if isinstance(module, modular.LayerNorm):
+                    module.norm.eps = float(mutation["module_layer_norm_eps"])
     if "logit_shift" in mutation:
         model = LogitShift(model, float(mutation["logit_shift"]))
     return model.eval()

@@ -29,6 +29,21 @@ The other families (families/*.py; tokenizers: families/tokenizer_files.py), all
                           local), intermediate 48, local_attention 8, classifier_pooling "cls",
                           byte-level BPE vocab 2000 with ModernBERT's specials
     tiny-modernbert-mean/ tiny-modernbert's weights with classifier_pooling "mean"
+Sentence Transformers' modular CrossEncoder layout (ST >= 5.4, as the Ettin rerankers ship it;
+families/modular.py reads it back):
+    tiny-ettin/           modules.json [Transformer, Pooling, Dense, LayerNorm, Dense]: root
+                          config.json of the AutoModel (architectures ["ModernBertModel"], saved
+                          diff-style: no id2label), model.safetensors = tiny-modernbert's `model.*`
+                          tensors without `model.`, its tokenizer files, sentence_bert_config.json
+                          (feature-extraction), config_sentence_transformers.json (Identity);
+                          1_Pooling "cls"; 2_Dense 32->32 GELU no bias; 3_LayerNorm(32); 4_Dense
+                          32->1 with bias, Identity, writing "scores". Head values seeded by
+                          name: 2_Dense N(0, 1) * 0.2 / sqrt(32) (small on purpose: the LayerNorm
+                          after it sees a variance ~1e-2, so its eps shows in the scores),
+                          3_LayerNorm weight 1 + N(0, 0.1), bias N(0, 0.1), 4_Dense as nn.Linear.
+    tiny-ettin-mean/      the same with mean pooling written in Pooling's legacy keys
+                          (word_embedding_dimension, pooling_mode_*_token(s) booleans) and a
+                          config.json with HF's default two labels (id2label LABEL_0, LABEL_1)
 With --real-shapes (not part of the default run: ~4.5 GB, about a minute), models in the shapes of
 real checkpoints, with the tiny tokenizers padded with unused tokens to the real vocab size:
     bge-reranker-base/ bge-reranker-large/ (XLM-R base / large), distilroberta-base/,
@@ -70,7 +85,7 @@ INPUT_FILES = (
     *(os.path.join(FIXTURE_DIR, name) for name in COPIED_TOKENIZER_FILES),
     *(os.path.join(HERE, "families", name) for name in (
         "__init__.py", "common.py", "roberta.py", "electra.py", "modernbert.py", "registry.py",
-        "corpus.py", "sentencepiece_model.py", "tokenizer_files.py")),
+        "corpus.py", "sentencepiece_model.py", "tokenizer_files.py", "modular.py")),
     os.path.join(HERE, "make_tokenizers.mjs"),
     os.path.join(REPO, "test", "fixtures", "tiny-xlm-roberta", "sentencepiece.bpe.model"),
     os.path.join(REPO, "node_modules", "tokenizers", "package.json"),
@@ -153,6 +168,27 @@ FAMILY_SPECS = (
     FamilySpec("tiny-modernbert-mean", "modernbert", dict(TINY_MODERNBERT, classifier_pooling="mean"),
                "modernbert"),
 )
+
+
+@dataclass(frozen=True)
+class ModularSpec:
+    """A modular CrossEncoder over the base model of the family model `base` (a FAMILY_SPECS name)."""
+    name: str
+    base: str
+    pooling_config: Dict[str, Any]
+    keep_labels: bool = False  # config.json with HF's default id2label (else saved diff-style)
+
+
+MODULAR_SPECS = (
+    ModularSpec("tiny-ettin", "tiny-modernbert",
+                {"embedding_dimension": 32, "pooling_mode": "cls", "include_prompt": True}),
+    ModularSpec("tiny-ettin-mean", "tiny-modernbert",
+                {"word_embedding_dimension": 32, "pooling_mode_cls_token": False,
+                 "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
+                 "pooling_mode_mean_sqrt_len_tokens": False,
+                 "pooling_mode_weightedmean_tokens": False, "pooling_mode_lasttoken": False,
+                 "include_prompt": True}, keep_labels=True),
+)
 REAL_SHAPE_SPECS = (
     FamilySpec("bge-reranker-base", "xlm-roberta", XLMR_BASE, "xlm-roberta", 250002),
     FamilySpec("bge-reranker-large", "xlm-roberta",
@@ -183,11 +219,15 @@ def inputs_hash() -> str:
 
 
 def output_sizes(out: str, names) -> Dict[str, int]:
+    """The size of every file of the models, module sub-folders included."""
     sizes = {}
     for name_ in names:
         folder = os.path.join(out, name_)
-        for name in sorted(os.listdir(folder)):
-            sizes[f"{name_}/{name}"] = os.path.getsize(os.path.join(folder, name))
+        for root, dirs, files in os.walk(folder):
+            dirs.sort()
+            for name in sorted(files):
+                rel = os.path.relpath(os.path.join(root, name), out).replace(os.sep, "/")
+                sizes[rel] = os.path.getsize(os.path.join(root, name))
     return sizes
 
 
@@ -372,6 +412,96 @@ def write_family_model(spec: FamilySpec, folder: str, inputs: TokenizerInputs) -
 
 
 # ---------------------------------------------------------------------------------------------
+# Sentence Transformers' modular CrossEncoder (ST >= 5.4)
+# ---------------------------------------------------------------------------------------------
+ST_VERSIONS = {"sentence_transformers": "5.4.0", "transformers": "4.48.0", "pytorch": "1.13.0"}
+MODULAR_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def write_modular_model(spec: ModularSpec, folder: str, base_folder: str) -> str:
+    """Writes one modular directory from the finished family model in `base_folder` (its
+    tokenizer files are copied, so this runs after TokenizerInputs.writer.finish())."""
+    import torch
+    from families import modular
+    from families.common import read_config_json
+    from safetensors_io import read_safetensors, write_safetensors
+
+    os.makedirs(folder)
+    base_config = read_config_json(base_folder)
+    hidden = base_config["hidden_size"]
+    model_type = base_config["model_type"]
+    config = dict(base_config, architectures=[modular.BASE_ARCHITECTURES[model_type]])
+    if spec.keep_labels:
+        config.update(id2label={"0": "LABEL_0", "1": "LABEL_1"}, label2id={"LABEL_0": 0, "LABEL_1": 1})
+    else:
+        config.pop("id2label", None)
+        config.pop("label2id", None)
+    write_json(os.path.join(folder, "config.json"), config)
+    prefix = modular.BASE_PREFIXES[model_type]
+    state = read_safetensors(os.path.join(base_folder, "model.safetensors"))
+    base_state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    write_safetensors(os.path.join(folder, "model.safetensors"), base_state, {"format": "pt"})
+    for name in MODULAR_TOKENIZER_FILES:
+        shutil.copyfile(os.path.join(base_folder, name), os.path.join(folder, name))
+
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": modular.TRANSFORMER_TYPE},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": modular.POOLING_TYPE},
+        {"idx": 2, "name": "2", "path": "2_Dense", "type": modular.DENSE_TYPE},
+        {"idx": 3, "name": "3", "path": "3_LayerNorm", "type": modular.LAYER_NORM_TYPE},
+        {"idx": 4, "name": "4", "path": "4_Dense", "type": modular.DENSE_TYPE},
+    ]
+    write_st_json(os.path.join(folder, "modules.json"), modules, 2)
+    write_st_json(os.path.join(folder, "sentence_bert_config.json"), {
+        "transformer_task": "feature-extraction",
+        "modality_config": {"text": {"method": "forward", "method_output_name": "last_hidden_state"}},
+        "module_output_name": "token_embeddings"}, 4)
+    write_st_json(os.path.join(folder, "config_sentence_transformers.json"), {
+        "model_type": "CrossEncoder", "__version__": ST_VERSIONS, "prompts": {},
+        "default_prompt_name": None, "activation_fn": "torch.nn.modules.linear.Identity"}, 2)
+    dense = {"module_input_name": "sentence_embedding", "use_residual": False}
+    module_configs = {
+        "1_Pooling": spec.pooling_config,
+        "2_Dense": {"in_features": hidden, "out_features": hidden, "bias": False,
+                    "activation_function": "torch.nn.modules.activation.GELU",
+                    "module_output_name": "sentence_embedding", **dense},
+        "3_LayerNorm": {"dimension": hidden},
+        "4_Dense": {"in_features": hidden, "out_features": 1, "bias": True,
+                    "activation_function": "torch.nn.modules.linear.Identity",
+                    "module_output_name": "scores", **dense},
+    }
+    generator = torch.Generator()
+
+    def seeded(name: str, shape, rule):
+        generator.manual_seed(zlib.crc32(f"{SEED}/{name}".encode()))
+        return rule(torch.randn(shape, generator=generator))
+
+    module_weights = {
+        "2_Dense": {"linear.weight": seeded("2.linear.weight", (hidden, hidden),
+                                            lambda n: 0.2 * n / hidden ** 0.5)},
+        "3_LayerNorm": {"norm.weight": seeded("3.norm.weight", (hidden,), lambda n: 1.0 + 0.1 * n),
+                        "norm.bias": seeded("3.norm.bias", (hidden,), lambda n: 0.1 * n)},
+        "4_Dense": {"linear.weight": seeded("4.linear.weight", (1, hidden), lambda n: n / hidden ** 0.5),
+                    "linear.bias": seeded("4.linear.bias", (1,), lambda n: 0.1 * n)},
+    }
+    for path, module_config in module_configs.items():
+        os.makedirs(os.path.join(folder, path))
+        write_st_json(os.path.join(folder, path, "config.json"), module_config, 4)
+        if path in module_weights:
+            write_safetensors(os.path.join(folder, path, "model.safetensors"), module_weights[path],
+                              {"format": "pt"})
+    pooling = modular.pooling_mode_of(spec.pooling_config)
+    return (f"{spec.name}: modular CrossEncoder over {spec.base}'s {model_type} base model, "
+            f"pooling {pooling}, Dense(GELU) -> LayerNorm -> Dense(1)")
+
+
+def write_st_json(path: str, value: Any, indent: int) -> None:
+    """JSON as Sentence Transformers writes it (json.dump, insertion order, no trailing newline)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=indent)
+
+
+# ---------------------------------------------------------------------------------------------
 # Driver
 # ---------------------------------------------------------------------------------------------
 def generate(out: str, force: bool = False, real_shapes: bool = False) -> None:
@@ -380,7 +510,7 @@ def generate(out: str, force: bool = False, real_shapes: bool = False) -> None:
     if real_shapes:
         names, stamp_file = [s.name for s in REAL_SHAPE_SPECS], REAL_SHAPES_STAMP_FILE
     else:
-        names, stamp_file = [s.name for s in (*SPECS, *FAMILY_SPECS)], STAMP_FILE
+        names, stamp_file = [s.name for s in (*SPECS, *FAMILY_SPECS, *MODULAR_SPECS)], STAMP_FILE
     if not force and is_up_to_date(out, digest, names, stamp_file):
         print(f"models up to date in {out}: {', '.join(names)}")
         return
@@ -398,7 +528,8 @@ def regenerate(out: str, digest: str, real_shapes: bool = False) -> None:
     remove_leftovers(out)
     bert_specs = () if real_shapes else SPECS
     family_specs = REAL_SHAPE_SPECS if real_shapes else FAMILY_SPECS
-    names = [s.name for s in (*bert_specs, *family_specs)]
+    modular_specs = () if real_shapes else MODULAR_SPECS
+    names = [s.name for s in (*bert_specs, *family_specs, *modular_specs)]
     stamp_file = REAL_SHAPES_STAMP_FILE if real_shapes else STAMP_FILE
     stamp = os.path.join(out, stamp_file)
     if os.path.exists(stamp):
@@ -411,6 +542,8 @@ def regenerate(out: str, digest: str, real_shapes: bool = False) -> None:
         lines += [write_family_model(spec, os.path.join(staging, spec.name), inputs)
                   for spec in family_specs]
         inputs.writer.finish()
+        lines += [write_modular_model(spec, os.path.join(staging, spec.name),
+                                      os.path.join(staging, spec.base)) for spec in modular_specs]
         for name in names:
             replace_dir(os.path.join(staging, name), os.path.join(out, name))
     finally:

@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 
 import { downloadCommand } from './download.js';
 import { evalCommand } from './eval.js';
+import { launchCommand } from './launch.js';
 import { predictCommand } from './predict.js';
 import { rankCommand } from './rank.js';
 import { serveCommand } from './serve.js';
@@ -13,6 +14,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   rank: rankCommand,
   eval: evalCommand,
   train: trainCommand,
+  launch: launchCommand,
   download: downloadCommand,
   serve: serveCommand,
 };

@@ -131,6 +131,7 @@ export function bertParameterCount(c: NativeModelConfig): ParameterCount {
 }
 
 export const BERT: ModelFamily = {
+  architecture: 'BertForSequenceClassification',
   nativeConfig: bertNativeConfig,
   parameterCount: bertParameterCount,
   maxPositions: (c) => c.max_position_embeddings as number,

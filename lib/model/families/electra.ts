@@ -49,6 +49,7 @@ function electraParameterCount(c: NativeModelConfig): ParameterCount {
 }
 
 export const ELECTRA: ModelFamily = {
+  architecture: 'ElectraForSequenceClassification',
   nativeConfig: electraNativeConfig,
   parameterCount: electraParameterCount,
   maxPositions: (c) => c.max_position_embeddings as number,

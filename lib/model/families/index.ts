@@ -15,6 +15,8 @@ import { ROBERTA, XLM_ROBERTA } from './roberta.js';
 
 /** What the package needs of a family, apart from its native model. */
 export interface ModelFamily {
+  /** transformers' sequence-classification class (config.json `architectures`). */
+  readonly architecture: string;
   /** Validates `config` (read from `file`), fills the family's defaults and returns what the native model takes. */
   nativeConfig(config: ConfigJson, numLabels: number, file: string): NativeModelConfig;
   /** The native model's parameters, counted without building it (to check its size first). */

@@ -130,6 +130,7 @@ function modernBertParameterCount(c: NativeModelConfig): ParameterCount {
 }
 
 export const MODERNBERT: ModelFamily = {
+  architecture: 'ModernBertForSequenceClassification',
   nativeConfig: modernBertNativeConfig,
   parameterCount: modernBertParameterCount,
   maxPositions: (c) => c.max_position_embeddings as number,

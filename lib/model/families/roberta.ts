@@ -42,8 +42,9 @@ function robertaParameterCount(c: NativeModelConfig): ParameterCount {
   return { total: embeddingParameters(c, h) + layers + head, head };
 }
 
-function family(modelType: string, defaults: BertStyleDefaults): ModelFamily {
+function family(modelType: string, architecture: string, defaults: BertStyleDefaults): ModelFamily {
   return {
+    architecture,
     nativeConfig: (config: ConfigJson, numLabels: number, file: string) => bertStyleConfig(config, modelType, defaults, numLabels, file),
     parameterCount: robertaParameterCount,
     // Positions start at pad_token_id + 1 (create_position_ids_from_input_ids).
@@ -54,5 +55,5 @@ function family(modelType: string, defaults: BertStyleDefaults): ModelFamily {
   };
 }
 
-export const ROBERTA = family('roberta', ROBERTA_DEFAULTS);
-export const XLM_ROBERTA = family('xlm-roberta', XLM_ROBERTA_DEFAULTS);
+export const ROBERTA = family('roberta', 'RobertaForSequenceClassification', ROBERTA_DEFAULTS);
+export const XLM_ROBERTA = family('xlm-roberta', 'XLMRobertaForSequenceClassification', XLM_ROBERTA_DEFAULTS);
