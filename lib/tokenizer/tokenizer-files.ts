@@ -10,7 +10,11 @@ import { writeFileAtomic, writeJsonAtomic } from '../atomic-file.js';
 import { FileSystemError, ModelFormatError } from '../errors.js';
 import { MODEL_FILE } from '../model-files.js';
 
+/** The largest WordPiece `max_input_chars_per_word` accepted (released tokenizers use 100). */
+const MAX_INPUT_CHARS_PER_WORD = 1000;
+
 /** The parts of tokenizer.json read here; everything else is passed through untouched. */
+
 export interface TokenizerJson {
   added_tokens?: Array<{ id: number; content: string; [key: string]: unknown }>;
   normalizer?: { type?: string; [key: string]: unknown } | null;
@@ -66,10 +70,13 @@ export async function readTokenizerFiles(dir: string): Promise<LoadedFiles> {
     file = path.join(dir, TOKENIZER_FILE);
     json = parseJsonObject(tokenizerText, file) as TokenizerJson;
     if (typeof json.model !== 'object' || json.model === null) throw new ModelFormatError(`${file} has no "model"`);
-    // The JS library's WordPiece loops without bound on a word when this is not a number.
+    // WordPiece's greedy matching is quadratic in a word's length, up to this many characters
+    // (100 in every released tokenizer): a non-number or a huge value lets one long word hang it.
     const maxChars = (json.model as { max_input_chars_per_word?: unknown }).max_input_chars_per_word;
-    if (maxChars !== undefined && maxChars !== null && !(Number.isInteger(maxChars) && (maxChars as number) > 0)) {
-      throw new ModelFormatError(`${file}: model.max_input_chars_per_word must be a positive integer, got ${JSON.stringify(maxChars)}`);
+    if (maxChars !== undefined && maxChars !== null && !(Number.isInteger(maxChars) && (maxChars as number) > 0 && (maxChars as number) <= MAX_INPUT_CHARS_PER_WORD)) {
+      throw new ModelFormatError(
+        `${file}: model.max_input_chars_per_word must be an integer in [1, ${MAX_INPUT_CHARS_PER_WORD}], got ${JSON.stringify(maxChars)}`,
+      );
     }
     checkAddedTokens(json.added_tokens, file);
     json = { ...json, normalizer: applyNormalizerOverrides(json.normalizer, normalizerSettings) };
