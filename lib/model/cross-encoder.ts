@@ -23,6 +23,7 @@ import {
   resolveNumLabels,
 } from './config.js';
 import { type ModelFamily, modelFamily } from './families/index.js';
+import { checkTensorNames } from './load-report.js';
 import { checkLongDocumentOptions, encodeWindowedPairs, type LongDocumentOptions, maxOverWindows } from './long-documents.js';
 import { readLoadedCard, type LoadedCard } from './model-card-origin.js';
 import type { ModelCardData } from './model-card.js';
@@ -618,12 +619,7 @@ async function checkLoadReport(report: NativeLoadReport, file: string, model: Na
   const unexpected = report.unexpected.filter((name) => !family.ignoredTensors.some((re) => re.test(name)));
   // A base encoder has no classification head; like Hugging Face we initialise a new one.
   const missing = report.missing.filter((name) => !family.headParameters.includes(name));
-  if (missing.length > 0 || unexpected.length > 0) {
-    const parts = [];
-    if (missing.length > 0) parts.push(`missing tensors: ${missing.join(', ')}`);
-    if (unexpected.length > 0) parts.push(`unexpected tensors: ${unexpected.join(', ')}`);
-    throw new ModelFormatError(`${file} does not match config.json: ${parts.join('; ')}`);
-  }
+  checkTensorNames(file, MODEL_FILE.config, missing, unexpected);
   if (report.missing.length > 0) {
     await model.initParameters(report.missing);
     process.emitWarning(

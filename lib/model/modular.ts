@@ -14,6 +14,7 @@ import { MODEL_FILE, WEIGHT_FILES } from '../model-files.js';
 import type { NativeLoadReport, NativeModel, NativeModelConfig } from '../native.js';
 
 import type { ModelFamily } from './families/index.js';
+import { checkTensorNames } from './load-report.js';
 import type { ParameterCount } from './model-size.js';
 
 const MODULES_FILE = MODEL_FILE.modules;
@@ -278,12 +279,7 @@ async function moduleWeightsFile(dir: string, entry: ModuleEntry): Promise<strin
 export async function loadModularWeights(native: NativeModel, dir: string, rootWeights: string, layout: ModularLayout, family: ModelFamily): Promise<void> {
   const check = (report: NativeLoadReport, file: string, ignored: readonly RegExp[]) => {
     const unexpected = report.unexpected.filter((name) => !ignored.some((re) => re.test(name)));
-    if (report.missing.length > 0 || unexpected.length > 0) {
-      const parts = [];
-      if (report.missing.length > 0) parts.push(`missing tensors: ${report.missing.join(', ')}`);
-      if (unexpected.length > 0) parts.push(`unexpected tensors: ${unexpected.join(', ')}`);
-      throw new ModelFormatError(`${file} does not match ${MODULES_FILE}: ${parts.join('; ')}`);
-    }
+    checkTensorNames(file, MODULES_FILE, report.missing, unexpected);
   };
   // The base model's own checkpoint may carry pooler or pre-training heads (a BertModel's pooler is part of it).
   check(await native.loadWeights(rootWeights, '0.'), rootWeights, family.ignoredTensors);

@@ -23,7 +23,7 @@ at::Tensor gelu_fast(const at::Tensor& x) {
 
 bool is_supported_activation(const std::string& name) {
   return name == "gelu" || name == "gelu_new" || name == "gelu_pytorch_tanh" ||
-         name == "gelu_fast" || name == "relu" || name == "silu" || name == "swish";
+         name == "gelu_fast" || name == "relu" || name == "silu" || name == "swish" || name == "tanh";
 }
 
 at::Tensor apply_activation(const std::string& name, const at::Tensor& x) {
@@ -33,6 +33,7 @@ at::Tensor apply_activation(const std::string& name, const at::Tensor& x) {
   if (name == "gelu_fast") return gelu_fast(x);
   if (name == "relu") return at::relu(x);
   if (name == "silu" || name == "swish") return at::silu(x);
+  if (name == "tanh") return at::tanh(x);
   throw ArgumentError("unsupported hidden_act '" + name + "'");
 }
 

@@ -110,4 +110,17 @@ torch::Tensor BertEncoderImpl::forward(torch::Tensor hidden_states, const torch:
   return hidden_states;
 }
 
+ClassificationHeadImpl::ClassificationHeadImpl(int64_t hidden_size, double p, int64_t num_labels, std::string act)
+    : activation(std::move(act)) {
+  dense = register_module("dense", torch::nn::Linear(hidden_size, hidden_size));
+  dropout = register_module("dropout", torch::nn::Dropout(p));
+  out_proj = register_module("out_proj", torch::nn::Linear(hidden_size, num_labels));
+}
+
+torch::Tensor ClassificationHeadImpl::forward(const torch::Tensor& hidden_states) {
+  auto x = dropout(hidden_states.select(1, 0));
+  x = apply_activation(activation, dense(x));
+  return out_proj(dropout(x));
+}
+
 }  // namespace tce

@@ -91,4 +91,17 @@ struct BertEncoderImpl : torch::nn::Module {
 };
 TORCH_MODULE(BertEncoder);
 
+// The two-layer head RoBERTa and ELECTRA put on the first token: dropout → `dense` → activation
+// (tanh for RobertaClassificationHead, gelu for ElectraClassificationHead) → dropout → `out_proj`.
+struct ClassificationHeadImpl : torch::nn::Module {
+  ClassificationHeadImpl(int64_t hidden_size, double dropout, int64_t num_labels, std::string activation);
+  torch::Tensor forward(const torch::Tensor& hidden_states);
+
+  std::string activation;
+  torch::nn::Linear dense{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  torch::nn::Linear out_proj{nullptr};
+};
+TORCH_MODULE(ClassificationHead);
+
 }  // namespace tce

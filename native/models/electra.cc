@@ -55,23 +55,11 @@ torch::Tensor ElectraModelImpl::forward(const BatchTensors& batch) {
   return encoder(hidden, extended_attention_mask(batch.attention_mask));
 }
 
-ElectraClassificationHeadImpl::ElectraClassificationHeadImpl(int64_t hidden_size, double p, int64_t num_labels) {
-  dense = register_module("dense", torch::nn::Linear(hidden_size, hidden_size));
-  dropout = register_module("dropout", torch::nn::Dropout(p));
-  out_proj = register_module("out_proj", torch::nn::Linear(hidden_size, num_labels));
-}
-
-torch::Tensor ElectraClassificationHeadImpl::forward(const torch::Tensor& hidden_states) {
-  auto x = dropout(hidden_states.select(1, 0));
-  x = torch::gelu(dense(x));  // get_activation("gelu"): ELECTRA's authors used gelu where BERT has tanh
-  return out_proj(dropout(x));
-}
-
 ElectraForSequenceClassification::ElectraForSequenceClassification(const ElectraConfig& c)
     : SequenceClassifier(c.shape()), config_(c) {
   electra = register_module("electra", ElectraModel(c));
   classifier = register_module(
-      "classifier", ElectraClassificationHead(c.encoder.hidden_size, c.classifier_dropout, c.num_labels));
+      "classifier", ClassificationHead(c.encoder.hidden_size, c.classifier_dropout, c.num_labels, "gelu"));
 }
 
 torch::Tensor ElectraForSequenceClassification::forward(const BatchTensors& batch) {

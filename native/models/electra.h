@@ -50,23 +50,13 @@ struct ElectraModelImpl : TokenEncoder {
 };
 TORCH_MODULE(ElectraModel);
 
-struct ElectraClassificationHeadImpl : torch::nn::Module {
-  ElectraClassificationHeadImpl(int64_t hidden_size, double dropout, int64_t num_labels);
-  torch::Tensor forward(const torch::Tensor& hidden_states);  // on the first token
-
-  torch::nn::Linear dense{nullptr};
-  torch::nn::Dropout dropout{nullptr};
-  torch::nn::Linear out_proj{nullptr};
-};
-TORCH_MODULE(ElectraClassificationHead);
-
 class ElectraForSequenceClassification : public SequenceClassifier {
  public:
   explicit ElectraForSequenceClassification(const ElectraConfig& config);
   torch::Tensor forward(const BatchTensors& batch) override;
 
   ElectraModel electra{nullptr};
-  ElectraClassificationHead classifier{nullptr};
+  ClassificationHead classifier{nullptr};
 
  protected:
   void init_selected(const ParameterFilter& wanted) override;

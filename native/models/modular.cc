@@ -1,20 +1,18 @@
 #include "models/modular.h"
 
+#include "models/activations.h"
 #include "models/bert_encoder.h"
 #include "runtime/errors.h"
 
 namespace tce {
 namespace {
 
-// The torch.nn activation classes a Dense module's config may name, by our short names.
+// The torch.nn activation classes a Dense module's config may name, by our short names: those
+// of ACT2FN (gelu, tanh, relu, silu) and the two that are not hidden activations.
 torch::Tensor apply_module_activation(const std::string& name, const torch::Tensor& x) {
   if (name == "identity") return x;
-  if (name == "gelu") return torch::gelu(x);
-  if (name == "tanh") return torch::tanh(x);
-  if (name == "relu") return torch::relu(x);
   if (name == "sigmoid") return torch::sigmoid(x);
-  if (name == "silu") return torch::silu(x);
-  throw ArgumentError("unsupported Dense activation '" + name + "'");
+  return apply_activation(name, x);
 }
 
 }  // namespace

@@ -63,23 +63,11 @@ torch::Tensor RobertaModelImpl::forward(const BatchTensors& batch) {
   return encoder(hidden, extended_attention_mask(batch.attention_mask));
 }
 
-RobertaClassificationHeadImpl::RobertaClassificationHeadImpl(int64_t hidden_size, double p, int64_t num_labels) {
-  dense = register_module("dense", torch::nn::Linear(hidden_size, hidden_size));
-  dropout = register_module("dropout", torch::nn::Dropout(p));
-  out_proj = register_module("out_proj", torch::nn::Linear(hidden_size, num_labels));
-}
-
-torch::Tensor RobertaClassificationHeadImpl::forward(const torch::Tensor& hidden_states) {
-  auto x = dropout(hidden_states.select(1, 0));
-  x = torch::tanh(dense(x));
-  return out_proj(dropout(x));
-}
-
 RobertaForSequenceClassification::RobertaForSequenceClassification(const RobertaConfig& c)
     : SequenceClassifier(c.shape()), config_(c) {
   roberta = register_module("roberta", RobertaModel(c));
   classifier = register_module(
-      "classifier", RobertaClassificationHead(c.encoder.hidden_size, c.classifier_dropout, c.num_labels));
+      "classifier", ClassificationHead(c.encoder.hidden_size, c.classifier_dropout, c.num_labels, "tanh"));
 }
 
 torch::Tensor RobertaForSequenceClassification::forward(const BatchTensors& batch) {

@@ -53,23 +53,13 @@ struct RobertaModelImpl : TokenEncoder {
 };
 TORCH_MODULE(RobertaModel);
 
-struct RobertaClassificationHeadImpl : torch::nn::Module {
-  RobertaClassificationHeadImpl(int64_t hidden_size, double dropout, int64_t num_labels);
-  torch::Tensor forward(const torch::Tensor& hidden_states);  // on the first token
-
-  torch::nn::Linear dense{nullptr};
-  torch::nn::Dropout dropout{nullptr};
-  torch::nn::Linear out_proj{nullptr};
-};
-TORCH_MODULE(RobertaClassificationHead);
-
 class RobertaForSequenceClassification : public SequenceClassifier {
  public:
   explicit RobertaForSequenceClassification(const RobertaConfig& config);
   torch::Tensor forward(const BatchTensors& batch) override;
 
   RobertaModel roberta{nullptr};
-  RobertaClassificationHead classifier{nullptr};
+  ClassificationHead classifier{nullptr};
 
  protected:
   void init_selected(const ParameterFilter& wanted) override;
