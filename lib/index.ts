@@ -31,9 +31,11 @@ export type {
   CrossEncoderTrainingArguments,
   IntervalStrategy,
   LrSchedulerType,
+  MultiDatasetBatchSampler,
   ResolvedTrainingArguments,
 } from './training/training-arguments.js';
 export {
+  ADRMSELoss,
   BaseWeightingScheme,
   BinaryCrossEntropyLoss,
   CachedMultipleNegativesRankingLoss,
@@ -56,6 +58,7 @@ export {
 } from './training/losses/index.js';
 export type {
   ActivationFn,
+  ADRMSELossOptions,
   CachedMultipleNegativesRankingLossOptions,
   CrossEncoderLoss,
   LambdaLossOptions,
@@ -68,6 +71,8 @@ export type {
   PListMLELossOptions,
   RankNetLossOptions,
 } from './training/losses/index.js';
+export { TrainingRows } from './training/training-datasets.js';
+export type { DatasetDict, NamedSamples, TrainingDataset, TrainingLoss } from './training/training-datasets.js';
 export { EarlyStoppingCallback } from './training/callbacks.js';
 export type { CallbackEvent, CallbackHook, StepOutput, TrainerCallback, TrainerControl, TrainerState } from './training/callbacks.js';
 export { ColumnDataset, loadCsv, loadDataset, loadJsonl, toColumnDataset, toPairDataset, toRerankingSamples, trainTestSplit } from './datasets.js';

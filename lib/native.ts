@@ -27,6 +27,8 @@ export interface NativeBatch {
 /** A batch with one label per pair, as the native trainer takes it. */
 export interface NativeLabelledBatch extends NativeBatch {
   labels: Float32Array;
+  /** Which of the trainer's losses takes this batch (multi-dataset training). Default 0. */
+  lossIndex?: number;
 }
 
 /**
@@ -53,6 +55,8 @@ export interface NativeLossBatch {
   candidates?: NativeRaggedPairs;
   columns?: number;
   padTokenId?: number;
+  /** Which of the trainer's losses takes this batch (multi-dataset training). Default 0. */
+  lossIndex?: number;
 }
 
 /** The loss of a native trainer: its native name and options (numbers, booleans, strings; null = None). */
@@ -77,7 +81,9 @@ export interface NativeInfo {
   ompWaitPolicy: string;
 }
 
-export interface NativeTrainerOptions extends NativeLossOptions {
+export interface NativeTrainerOptions {
+  /** One loss per training dataset; a batch's `lossIndex` (default 0) picks its own. */
+  losses: NativeLossOptions[];
   learningRate: number;
   weightDecay: number;
   adamBeta1: number;
@@ -127,7 +133,7 @@ interface Addon {
   Model: new (config: NativeModelConfig) => AddonModel;
   Trainer: new (model: AddonModel, options: NativeTrainerOptions) => AddonTrainer;
   ProcessGroup: new (options: NativeProcessGroupOptions) => AddonProcessGroup;
-  randperm(n: number, seed: number): Promise<Float64Array>;
+  randperm(n: number | number[], seed: number): Promise<Float64Array>;
   probeLoss(options: NativeLossOptions, numLabels: number, logits: Float32Array, batch: NativeLossBatch): Promise<{ loss: number; gradient: Float32Array }>;
   info(): Omit<NativeInfo, 'ompWaitPolicy'>;
   shutdown(): boolean;
@@ -371,6 +377,13 @@ export class NativeProcessGroup {
 /** `torch.randperm(n, generator=torch.Generator().manual_seed(seed))`. */
 export function randperm(n: number, seed: number): Promise<Float64Array> {
   return mappedAsync(() => load().randperm(n, seed));
+}
+
+/** `torch.randperm(n, generator)` for each n in turn from one `torch.Generator().manual_seed(seed)`. */
+export async function randperms(sizes: readonly number[], seed: number): Promise<Float64Array[]> {
+  const all = await mappedAsync(() => load().randperm([...sizes], seed));
+  let start = 0;
+  return sizes.map((n) => all.subarray(start, (start += n)));
 }
 
 /**

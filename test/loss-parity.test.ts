@@ -11,7 +11,8 @@
  *     the machinery of training-parity.test.ts (test/helpers/training-parity.ts).
  * (c) mutation checks: a deliberately wrong reference (a sigma 10% off, NDCGLoss2's discount one
  *     position off, ListNet's padded labels unmasked, PListMLE's padding left out of the
- *     denominators, MarginMSE on raw scores, MNRL's scale off by 1) must fail (a).
+ *     denominators, MarginMSE on raw scores, MNRL's scale off by 1, ADRMSE's ties ranked by
+ *     argsort) must fail (a).
  */
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,6 +21,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
+  ADRMSELoss,
   CachedMultipleNegativesRankingLoss,
   CrossEncoder,
   type CrossEncoderLoss,
@@ -116,6 +118,8 @@ const PROBES: Probe[] = [
   ...listwiseProbes('list_net', { activationFn: 'identity' }, 'ListNetLoss'),
   ...listwiseProbes('plist_mle', { lambdaWeight: 'default', respectInputOrder: true, activationFn: 'identity' }, 'PListMLELoss'),
   ...listwiseProbes('plist_mle', { lambdaWeight: 'none', respectInputOrder: false, activationFn: 'identity' }, 'ListMLELoss, respectInputOrder false'),
+  ...listwiseProbes('adr_mse', { alpha: 1, activationFn: 'identity' }, 'ADRMSELoss'),
+  ...listwiseProbes('adr_mse', { alpha: 2.5, activationFn: 'sigmoid' }, 'ADRMSELoss, alpha 2.5, sigmoid'),
   ...[1, 3].map((negatives) => {
     const rows = 5;
     const width = negatives === 1 ? 1 : negatives + 1;
@@ -167,8 +171,9 @@ const PROBE_MUTATIONS: { title: string; probe: number; mutation: Record<string, 
   { title: "NDCGLoss2's |i - j| discount one position off", probe: 4, mutation: { scheme_shift: 1 } },
   { title: "ListNet's padded labels not masked (0 instead of -inf)", probe: 20, mutation: { no_label_mask: true } },
   { title: "PListMLE without ST's padded exp(1e-16) terms in the denominators", probe: 24, mutation: { no_padding_in_denominator: true } },
-  { title: 'MarginMSE on the raw scores instead of the margins', probe: 33, mutation: { no_margin: true } },
-  { title: "MNRL's scale off by 1", probe: 35, mutation: { scale_delta: 1 } },
+  { title: 'MarginMSE on the raw scores instead of the margins', probe: 41, mutation: { no_margin: true } },
+  { title: "MNRL's scale off by 1", probe: 43, mutation: { scale_delta: 1 } },
+  { title: "ADRMSE's tied labels ranked by argsort, not their average rank", probe: 32, mutation: { ordinal_ranks: true } },
 ];
 
 interface ProbeAnswer {
@@ -241,6 +246,7 @@ const TRAINING: Record<string, TrainingCase> = {
   list_net: { title: 'ListNetLoss', loss: (m) => new ListNetLoss(m), rows: LIST_ROWS },
   plist_mle: { title: 'PListMLELoss', loss: (m) => new PListMLELoss(m), rows: LIST_ROWS },
   list_mle: { title: 'ListMLELoss (respectInputOrder false)', loss: (m) => new ListMLELoss(m, { respectInputOrder: false }), rows: LIST_ROWS },
+  adr_mse: { title: 'ADRMSELoss (alpha 2, miniBatchSize 4)', loss: (m) => new ADRMSELoss(m, { alpha: 2, miniBatchSize: 4 }), rows: LIST_ROWS },
   margin_mse: { title: 'MarginMSELoss', loss: (m) => new MarginMSELoss(m), rows: TRIPLETS.map((r, i) => ({ ...r, score: (i % 3) - 0.5 })) },
   mse: { title: 'MSELoss', loss: (m) => new MSELoss(m), rows: LIST_ROWS.map((r) => ({ query: r.query, passage: r.docs[0], score: r.labels[0] / 3 })) },
   mnrl: { title: 'MultipleNegativesRankingLoss (numNegatives 2, one hard negative)', loss: (m) => new MultipleNegativesRankingLoss(m, { numNegatives: 2 }), rows: TRIPLETS },

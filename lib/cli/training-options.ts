@@ -3,6 +3,7 @@ import {
   type CrossEncoderTrainingArguments,
   INTERVAL_STRATEGIES,
   LR_SCHEDULER_TYPES,
+  MULTI_DATASET_BATCH_SAMPLERS,
   resolveTrainingArguments,
 } from '../training/training-arguments.js';
 
@@ -43,6 +44,7 @@ const TRAINING_ARGUMENT_KINDS: { readonly [K in TrainingKey]-?: TrainingKind<Cro
   gradientAccumulationSteps: 'integer',
   seed: 'integer',
   dataloaderDropLast: 'boolean',
+  multiDatasetBatchSampler: MULTI_DATASET_BATCH_SAMPLERS,
   loggingSteps: 'integer',
   loggingFirstStep: 'boolean',
   saveStrategy: INTERVAL_STRATEGIES,

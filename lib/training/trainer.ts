@@ -10,7 +10,6 @@ import path from 'node:path';
 
 import { checkSignal } from '../abort.js';
 import { checkDirectoryCreatable, makeDirectory, recoverInterruptedSaves, writeDirectoryAtomic, writeJsonAtomic } from '../atomic-file.js';
-import type { ColumnDataset, PairInput } from '../datasets.js';
 import { AbortError, InvalidArgumentError, NonFiniteLossError } from '../errors.js';
 import type { CrossEncoderEvaluator } from '../evaluation/evaluator.js';
 import { checkLogger, type Logger } from '../logger.js';
@@ -42,11 +41,12 @@ import {
   writeTrainerState,
 } from './checkpoints.js';
 import { LoggingCallback } from './logging-callback.js';
-import { type CrossEncoderLoss, defaultLoss, type LossSamples } from './losses/index.js';
+import { type CrossEncoderLoss, defaultLoss } from './losses/index.js';
 import { type Distributed, isWorldProcessZero, processGroup, shardBatches, shardLength } from './distributed.js';
 import { ModelCardCallback } from './model-card-callback.js';
 import { ProgressCallback } from './progress-callback.js';
-import { batchesPerEpoch, epochBatches } from './sampler.js';
+import { batchesPerEpoch, epochBatches, multiDatasetBatchesPerEpoch, multiDatasetEpochBatches } from './sampler.js';
+import { distinctLosses, type NamedSamples, prepareDatasets, type TrainingDataset, TrainingRows, type TrainingLoss } from './training-datasets.js';
 import {
   type CrossEncoderTrainingArguments,
   type ResolvedTrainingArguments,
@@ -60,13 +60,21 @@ export interface CrossEncoderTrainerOptions {
   /**
    * Rows or columns in the loss's data format (see the README's loss table): for the default
    * loss, rows `{ query, document, label }` or columns `{ query: [...], document: [...], label: [...] }`;
-   * or a {@link ColumnDataset} from `loadDataset`.
+   * or a {@link ColumnDataset} from `loadDataset`. Several datasets trained together (ST's
+   * `DatasetDict`): an object of datasets by name, each batch from one of them, interleaved as
+   * `args.multiDatasetBatchSampler` says.
    */
-  trainDataset: PairInput | ColumnDataset;
-  /** Rows whose loss is reported as `eval_loss` at each evaluation, in the same format. */
-  evalDataset?: PairInput | ColumnDataset;
-  /** Default: {@link BinaryCrossEntropyLoss} for one label, {@link CrossEntropyLoss} for several. */
-  loss?: CrossEncoderLoss;
+  trainDataset: TrainingDataset;
+  /**
+   * Rows whose loss is reported as `eval_loss` at each evaluation, in the same format; an object
+   * of datasets by name reports `eval_{name}_loss` for each.
+   */
+  evalDataset?: TrainingDataset;
+  /**
+   * Default: {@link BinaryCrossEntropyLoss} for one label, {@link CrossEntropyLoss} for several.
+   * With datasets by name, one loss for all or an object of losses by dataset name.
+   */
+  loss?: TrainingLoss;
   /** Evaluators run at each evaluation; their metrics are logged with an `eval_` prefix. */
   evaluator?: CrossEncoderEvaluator | CrossEncoderEvaluator[];
   callbacks?: TrainerCallback[];
@@ -138,10 +146,14 @@ interface Schedule {
 export class CrossEncoderTrainer {
   readonly model: CrossEncoder;
   readonly args: ResolvedTrainingArguments;
-  /** The training rows as the loss checked them. */
-  readonly trainDataset: LossSamples;
-  readonly evalDataset: LossSamples | undefined;
+  /** The training rows as their losses checked them, every dataset's numbered one after another. */
+  readonly trainDataset: TrainingRows;
+  /** The evaluation datasets as their losses checked them (one, unnamed, or several by name). */
+  readonly evalDatasets: readonly NamedSamples[] | undefined;
+  /** The loss of the (first) training dataset. */
   readonly loss: CrossEncoderLoss;
+  /** Every distinct loss, in the order the native trainer holds them. */
+  private readonly losses: CrossEncoderLoss[];
   readonly evaluators: CrossEncoderEvaluator[];
   readonly callbacks: TrainerCallback[];
   readonly state: TrainerState;
@@ -173,12 +185,14 @@ export class CrossEncoderTrainer {
     this.evaluators = evaluator === undefined ? [] : Array.isArray(evaluator) ? evaluator : [evaluator];
     this.args = resolveTrainingArguments(withBestMetricDefault(args, this.evaluators, model.numLabels));
     if (trainDataset === undefined) throw new InvalidArgumentError('CrossEncoderTrainer: options.trainDataset is required');
-    this.loss = loss ?? defaultLoss(model);
-    if (!this.loss || typeof this.loss.prepare !== 'function') throw new InvalidArgumentError('CrossEncoderTrainer: options.loss must be a loss');
-    if (this.loss.model !== model) throw new InvalidArgumentError('the loss was built for another model than the trainer\'s');
-    this.trainDataset = this.loss.prepare(trainDataset);
-    this.evalDataset = evalDataset === undefined ? undefined : this.loss.prepare(evalDataset);
-    checkEvaluationPlan(this.args, this.evalDataset !== undefined, this.evaluators, model.numLabels);
+    const lossOption = loss ?? defaultLoss(model);
+    if (!lossOption || typeof lossOption !== 'object') throw new InvalidArgumentError('CrossEncoderTrainer: options.loss must be a loss');
+    const train = prepareDatasets(model, trainDataset, lossOption, 'trainDataset');
+    this.evalDatasets = evalDataset === undefined ? undefined : prepareDatasets(model, evalDataset, lossOption, 'evalDataset');
+    this.losses = distinctLosses([...train, ...(this.evalDatasets ?? [])]);
+    this.trainDataset = new TrainingRows(train, train.map((d) => this.losses.indexOf(d.loss)));
+    this.loss = train[0].loss;
+    checkEvaluationPlan(this.args, this.evalDatasets?.map((d) => (d.name === undefined ? 'eval_loss' : `eval_${d.name}_loss`)), this.evaluators, model.numLabels);
     checkDirectoryCreatable(this.args.outputDir, 'the output directory (outputDir)');
     // As transformers: the default callbacks first, so that user callbacks see their work done.
     // In a data-parallel run, only rank 0 reports (transformers' is_world_process_zero).
@@ -235,7 +249,7 @@ export class CrossEncoderTrainer {
     let totalLoss = 0;
     const firstEpoch = Math.floor(firstStep / schedule.updatesPerEpoch);
     for (let epoch = firstEpoch; epoch < schedule.numEpochs && !this.control.shouldTrainingStop; epoch++) {
-      const batches = await epochBatches(this.trainDataset.length, args.perDeviceTrainBatchSize, args.seed, epoch, args.dataloaderDropLast);
+      const batches = await this.epochBatches(epoch);
       const steps = groupSteps(
         distributed
           ? shardBatches(batches, args.perDeviceTrainBatchSize, distributed.worldSize, distributed.rank, args.dataloaderDropLast)
@@ -323,9 +337,12 @@ export class CrossEncoderTrainer {
    */
   async evaluate(): Promise<Record<string, number>> {
     const metrics: Record<string, number> = {};
-    if (this.evalDataset) {
+    if (this.evalDatasets) {
       this.nativeTrainer ??= this.createNativeTrainer(this.schedule());
-      metrics.eval_loss = await this.evalLoss(this.nativeTrainer, this.evalDataset);
+      // transformers evaluates a dict of eval datasets one by one, prefixing eval_{name}_.
+      for (const d of this.evalDatasets) {
+        metrics[d.name === undefined ? 'eval_loss' : `eval_${d.name}_loss`] = await this.evalLoss(this.nativeTrainer, d);
+      }
     }
     const outputPath = path.join(this.args.outputDir, 'eval');
     for (const evaluator of this.evaluators) {
@@ -347,7 +364,10 @@ export class CrossEncoderTrainer {
 
   private schedule(): Schedule {
     const args = this.args;
-    const batches = batchesPerEpoch(this.trainDataset.length, args.perDeviceTrainBatchSize, args.dataloaderDropLast);
+    const rows = this.trainDataset;
+    const batches = rows.isMulti
+      ? multiDatasetBatchesPerEpoch(rows.sizes, args.perDeviceTrainBatchSize, args.dataloaderDropLast, args.multiDatasetBatchSampler)
+      : batchesPerEpoch(rows.length, args.perDeviceTrainBatchSize, args.dataloaderDropLast);
     // Each rank's epoch is its shard of the batches (transformers' len(train_dataloader) per process).
     const perEpoch = this.distributed ? shardLength(batches, this.distributed.worldSize, args.dataloaderDropLast) : batches;
     if (perEpoch === 0) {
@@ -367,7 +387,7 @@ export class CrossEncoderTrainer {
   private createNativeTrainer(schedule: Schedule): NativeTrainer {
     const a = this.args;
     return new NativeTrainer(nativeModelOf(this.model), {
-      ...this.loss.nativeOptions(),
+      losses: this.losses.map((l) => l.nativeOptions()),
       learningRate: a.learningRate,
       weightDecay: a.weightDecay,
       adamBeta1: a.adamBeta1,
@@ -381,16 +401,26 @@ export class CrossEncoderTrainer {
     });
   }
 
-  /** Mean loss over the eval set, weighted by batch size (transformers' evaluation loop). */
-  private async evalLoss(trainer: NativeTrainer, dataset: LossSamples): Promise<number> {
+  /** The row indices of each batch of `epoch`, over every training dataset. */
+  private epochBatches(epoch: number): Promise<number[][]> {
+    const { args, trainDataset: rows } = this;
+    const { perDeviceTrainBatchSize: size, seed, dataloaderDropLast: dropLast } = args;
+    return rows.isMulti
+      ? multiDatasetEpochBatches(rows.sizes, size, seed, epoch, dropLast, args.multiDatasetBatchSampler)
+      : epochBatches(rows.length, size, seed, epoch, dropLast);
+  }
+
+  /** Mean loss over an eval set, weighted by batch size (transformers' evaluation loop). */
+  private async evalLoss(trainer: NativeTrainer, { loss, samples }: NamedSamples): Promise<number> {
     const size = this.args.perDeviceEvalBatchSize;
+    const lossIndex = this.losses.indexOf(loss);
     await trainer.drawLoaderSeed(); // the eval DataLoader's iteration, as in transformers' evaluation loop
     let sum = 0;
-    for (let start = 0; start < dataset.length; start += size) {
-      const rows = Array.from({ length: Math.min(size, dataset.length - start) }, (_, i) => start + i);
-      sum += (await trainer.evalLoss(dataset.batch(rows))) * rows.length;
+    for (let start = 0; start < samples.length; start += size) {
+      const rows = Array.from({ length: Math.min(size, samples.length - start) }, (_, i) => start + i);
+      sum += (await trainer.evalLoss({ ...samples.batch(rows), lossIndex })) * rows.length;
     }
-    return sum / dataset.length;
+    return sum / samples.length;
   }
 
   /** transformers' DefaultFlowCallback.on_step_end. */
@@ -573,18 +603,18 @@ function withBestMetricDefault(
  */
 function checkEvaluationPlan(
   args: ResolvedTrainingArguments,
-  hasEvalDataset: boolean,
+  evalLossKeys: readonly string[] | undefined,
   evaluators: readonly CrossEncoderEvaluator[],
   numLabels: number,
 ): void {
   const evaluates = args.evalStrategy !== 'no' || args.evalOnStart || args.loadBestModelAtEnd;
-  if (evaluates && !hasEvalDataset && evaluators.length === 0) {
+  if (evaluates && !evalLossKeys && evaluators.length === 0) {
     const why = args.evalStrategy !== 'no' ? `evalStrategy '${args.evalStrategy}'` : args.evalOnStart ? 'evalOnStart' : 'loadBestModelAtEnd';
     throw new InvalidArgumentError(`${why} needs something to evaluate with: pass an evalDataset (for eval_loss) or an evaluator`);
   }
   if (!args.loadBestModelAtEnd || evaluators.some((evaluator) => evaluator.expectedMetrics === undefined)) return;
   const produced = [
-    ...(hasEvalDataset ? ['eval_loss'] : []),
+    ...(evalLossKeys ?? []),
     ...evaluators.flatMap((evaluator) => evaluator.expectedMetrics!(numLabels).keys.map((key) => `eval_${key}`)),
   ];
   const key = bestMetricKey(args);

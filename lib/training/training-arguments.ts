@@ -11,6 +11,9 @@ export type LrSchedulerType = (typeof LR_SCHEDULER_TYPES)[number];
 /** When to save checkpoints or evaluate (transformers' `IntervalStrategy`). */
 export const INTERVAL_STRATEGIES = ['no', 'steps', 'epoch'] as const;
 export type IntervalStrategy = (typeof INTERVAL_STRATEGIES)[number];
+/** ST's `MultiDatasetBatchSamplers` values. */
+export const MULTI_DATASET_BATCH_SAMPLERS = ['proportional', 'round_robin'] as const;
+export type MultiDatasetBatchSampler = (typeof MULTI_DATASET_BATCH_SAMPLERS)[number];
 
 /** Options of a training run; every field is optional and defaults as in Hugging Face's Trainer. */
 export interface CrossEncoderTrainingArguments {
@@ -48,6 +51,11 @@ export interface CrossEncoderTrainingArguments {
   seed?: number;
   /** Drop each epoch's last incomplete batch. Default false. */
   dataloaderDropLast?: boolean;
+  /**
+   * With several training datasets: `proportional` (default) takes every batch of every dataset,
+   * larger datasets more often; `round_robin` one batch of each in turn until the smallest runs out.
+   */
+  multiDatasetBatchSampler?: MultiDatasetBatchSampler;
   /** Log every N steps. Default 500. */
   loggingSteps?: number;
   /** Also log the first step. Default false. */
@@ -97,6 +105,7 @@ const DEFAULTS: ResolvedTrainingArguments = {
   gradientAccumulationSteps: 1,
   seed: 42,
   dataloaderDropLast: false,
+  multiDatasetBatchSampler: 'proportional',
   loggingSteps: 500,
   loggingFirstStep: false,
   saveStrategy: 'steps',
@@ -155,6 +164,10 @@ export function resolveTrainingArguments(args: CrossEncoderTrainingArguments = {
   check(r.warmupRatio >= 0 && r.warmupRatio <= 1, `warmupRatio must be in [0, 1], got ${r.warmupRatio}`);
   check(Number.isFinite(r.maxGradNorm) && r.maxGradNorm >= 0, `maxGradNorm must be ≥ 0, got ${r.maxGradNorm}`);
   check(isInt(r.seed) && r.seed >= 0, `seed must be an integer ≥ 0, got ${r.seed}`);
+  check(
+    MULTI_DATASET_BATCH_SAMPLERS.includes(r.multiDatasetBatchSampler),
+    `multiDatasetBatchSampler must be one of ${MULTI_DATASET_BATCH_SAMPLERS.join(', ')}, got '${r.multiDatasetBatchSampler}'`,
+  );
   check(INTERVAL_STRATEGIES.includes(r.saveStrategy), `saveStrategy must be one of ${INTERVAL_STRATEGIES.join(', ')}, got '${r.saveStrategy}'`);
   check(INTERVAL_STRATEGIES.includes(r.evalStrategy), `evalStrategy must be one of ${INTERVAL_STRATEGIES.join(', ')}, got '${r.evalStrategy}'`);
   check(

@@ -1,5 +1,6 @@
 #include "napi/batch_args.h"
 
+#include <cmath>
 #include <string>
 
 #include "runtime/errors.h"
@@ -86,6 +87,12 @@ LossBatch labelled_batch_from_js(const Napi::Value& value, std::vector<Napi::Val
     batch.labels = labels.As<Napi::Float32Array>().Data();
     batch.label_count = static_cast<int64_t>(labels.As<Napi::Float32Array>().ElementLength());
     keep_alive.push_back(labels);
+  }
+  const auto loss_index = object.Get("lossIndex");
+  if (!loss_index.IsUndefined()) {
+    const double index = loss_index.IsNumber() ? loss_index.As<Napi::Number>().DoubleValue() : -1;
+    if (!(index >= 0 && index < 1e6) || index != std::floor(index)) throw ArgumentError("batch.lossIndex must be a non-negative integer");
+    batch.loss_index = static_cast<int64_t>(index);
   }
   const auto label_columns = object.Get("labelColumns");
   batch.label_columns = label_columns.IsUndefined() ? 1 : positive_int(label_columns, "batch.labelColumns");

@@ -45,7 +45,13 @@ TrainerOptions options_from_js(const Napi::Value& value) {
   const auto number = [&](const char* key) { return required_number(o, key, "trainer"); };
   const auto integer = [&](const char* key) { return required_integer(o, key, "trainer"); };
   TrainerOptions options;
-  options.loss = options_from_js_loss(o);
+  const auto losses = o.Get("losses");
+  if (!losses.IsArray() || losses.As<Napi::Array>().Length() == 0) throw ArgumentError("trainer.losses must be a non-empty array of { loss, lossOptions }");
+  for (uint32_t i = 0; i < losses.As<Napi::Array>().Length(); ++i) {
+    const auto loss = losses.As<Napi::Array>().Get(i);
+    if (!loss.IsObject()) throw ArgumentError("trainer.losses[" + std::to_string(i) + "] must be { loss, lossOptions }");
+    options.losses.push_back(options_from_js_loss(loss.As<Napi::Object>()));
+  }
   options.learning_rate = number("learningRate");
   options.weight_decay = number("weightDecay");
   options.adam_beta1 = number("adamBeta1");
@@ -186,13 +192,21 @@ Napi::Value ProbeLoss(const Napi::CallbackInfo& info) {
 
 Napi::Value Randperm(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) throw ArgumentError("randperm(n, seed): numbers expected");
-    const double n = info[0].As<Napi::Number>().DoubleValue();
+    if (info.Length() < 2 || !(info[0].IsNumber() || info[0].IsArray()) || !info[1].IsNumber()) {
+      throw ArgumentError("randperm(n or [n, ...], seed): numbers expected");
+    }
+    std::vector<int64_t> sizes;
+    const auto add = [&](const Napi::Value& value) {
+      const double n = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
+      if (!(n >= 0 && n <= 1e9) || n != std::floor(n)) throw ArgumentError("randperm(n, seed): n must be a non-negative integer");
+      sizes.push_back(static_cast<int64_t>(n));
+    };
+    if (info[0].IsNumber()) add(info[0]);
+    else for (uint32_t i = 0; i < info[0].As<Napi::Array>().Length(); ++i) add(info[0].As<Napi::Array>().Get(i));
     const double seed = info[1].As<Napi::Number>().DoubleValue();
-    if (!(n >= 0 && n <= 1e9) || n != std::floor(n)) throw ArgumentError("randperm(n, seed): n must be a non-negative integer");
     if (!(seed >= 0) || seed != std::floor(seed)) throw ArgumentError("randperm(n, seed): seed must be a non-negative integer");
     return AsyncTask<std::vector<int64_t>>::Run(
-        info.Env(), [n, seed] { return seeded_randperm(static_cast<int64_t>(n), static_cast<uint64_t>(seed)); },
+        info.Env(), [sizes, seed] { return seeded_randperms(sizes, static_cast<uint64_t>(seed)); },
         [](Napi::Env env, std::vector<int64_t>& perm) -> Napi::Value {
           auto array = Napi::Float64Array::New(env, perm.size());
           for (size_t i = 0; i < perm.size(); ++i) array[i] = static_cast<double>(perm[i]);

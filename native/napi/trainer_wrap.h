@@ -27,7 +27,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   std::shared_ptr<Trainer> trainer_;
 };
 
-// randperm(n, seed) -> Float64Array: the order Sentence Transformers' sampler draws.
+// randperm(n, seed) -> Float64Array: the order Sentence Transformers' sampler draws; with sizes
+// [n1, n2, ...], consecutive draws from one generator, back to back (multi-dataset sampling).
 Napi::Value Randperm(const Napi::CallbackInfo& info);
 
 // probeLoss(options, numLabels, logits, batch) -> { loss, gradient }: a loss on given logits (tests).

@@ -36,6 +36,8 @@ struct LossBatch {
   RaggedPairs candidates;
   int64_t columns = 0;
   int32_t pad_token_id = 0;
+  // Which of the trainer's losses this batch is for (its dataset, in multi-dataset training).
+  int64_t loss_index = 0;
 };
 
 }  // namespace tce

@@ -34,13 +34,14 @@ void TrainerOptions::validate() const {
   if (!(adam_beta2 >= 0.0 && adam_beta2 < 1.0)) throw ArgumentError("adamBeta2 must be in [0, 1)");
   if (!(adam_epsilon > 0.0)) throw ArgumentError("adamEpsilon must be > 0");
   if (!(max_grad_norm >= 0.0)) throw ArgumentError("maxGradNorm must be >= 0");
+  if (losses.empty()) throw ArgumentError("a trainer needs at least one loss");
   schedule.validate();
 }
 
 Trainer::Trainer(std::shared_ptr<ModelHandle> handle, TrainerOptions options)
     : handle_(std::move(handle)), options_(std::move(options)) {
   options_.validate();
-  loss_ = make_loss(options_.loss, handle_->shape.num_labels);
+  for (const auto& loss : options_.losses) losses_.push_back(make_loss(loss, handle_->shape.num_labels));
   std::vector<torch::Tensor> decay, no_decay;
   const auto skip_decay = handle_->live().no_decay_parameters();
   for (const auto& item : handle_->live().named_parameters(true)) {
@@ -74,7 +75,11 @@ void Trainer::release() {
 LossValue Trainer::loss_of(const LossBatch& batch) {
   auto& model = this->model();
   const Forward forward = [&model](const TokenBatch& tokens) { return model.forward(tokens.to_tensors(model.shape())); };
-  return loss_->compute(batch, forward);
+  if (batch.loss_index < 0 || batch.loss_index >= static_cast<int64_t>(losses_.size())) {
+    throw ArgumentError("batch.lossIndex " + std::to_string(batch.loss_index) + " names no loss of this trainer (it has " +
+                        std::to_string(losses_.size()) + ")");
+  }
+  return losses_[static_cast<size_t>(batch.loss_index)]->compute(batch, forward);
 }
 
 void Trainer::set_learning_rate(double lr) {
@@ -195,10 +200,16 @@ void Trainer::load_state(const std::string& dir) {
   steps_taken_ = parameters_.empty() ? 0 : by_name.at(parameters_.front().first + ".step").item<int64_t>();
 }
 
-std::vector<int64_t> seeded_randperm(int64_t n, uint64_t seed) {
+std::vector<int64_t> seeded_randperm(int64_t n, uint64_t seed) { return seeded_randperms({n}, seed); }
+
+std::vector<int64_t> seeded_randperms(const std::vector<int64_t>& sizes, uint64_t seed) {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const auto perm = torch::randperm(n, generator, torch::kLong);
-  return std::vector<int64_t>(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + n);
+  std::vector<int64_t> out;
+  for (const auto n : sizes) {
+    const auto perm = torch::randperm(n, generator, torch::kLong);
+    out.insert(out.end(), perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + n);
+  }
+  return out;
 }
 
 }  // namespace tce

@@ -22,7 +22,8 @@ class ProcessGroup;
 struct TrainerOptions {
   // Every field is set from JS: lib/training/ resolves Hugging Face's defaults, the one place
   // they live.
-  LossOptions loss;
+  // One loss per training dataset (multi-dataset training); a batch names its loss_index.
+  std::vector<LossOptions> losses;
   double learning_rate = 0;
   double weight_decay = 0;
   double adam_beta1 = 0;
@@ -74,7 +75,7 @@ class Trainer {
   std::shared_ptr<ModelHandle> handle_;
   TrainerOptions options_;
   std::vector<std::pair<std::string, torch::Tensor>> parameters_;
-  std::unique_ptr<Loss> loss_;
+  std::vector<std::unique_ptr<Loss>> losses_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   int64_t steps_taken_ = 0;
   std::shared_ptr<ProcessGroup> group_;
@@ -83,5 +84,8 @@ class Trainer {
 // torch.randperm(n, generator=torch.Generator().manual_seed(seed)), as Sentence Transformers'
 // sampler draws each epoch's order.
 std::vector<int64_t> seeded_randperm(int64_t n, uint64_t seed);
+// torch.randperm(n_1, generator), torch.randperm(n_2, generator), ... from one such generator,
+// concatenated: the draws of samplers sharing a generator (multi-dataset batch samplers).
+std::vector<int64_t> seeded_randperms(const std::vector<int64_t>& sizes, uint64_t seed);
 
 }  // namespace tce

@@ -17,7 +17,10 @@ Training request: {"runs": [{"model_dir", "rows", "loss", "options", "args", "ou
   {"sigma_scale": s}, {"scheme_shift": 1} (NDCGLoss2's |i-j| discount one position off),
   {"no_label_mask": true} (ListNet's padded labels 0 instead of -inf), {"no_padding_in_denominator":
   true} (PListMLE without ST's padded exp(1e-16) terms), {"no_margin": true} (MarginMSE on raw
-  scores), {"scale_delta": d} (MNRL's scale + d).
+  scores), {"scale_delta": d} (MNRL's scale + d), {"ordinal_ranks": true} (ADRMSE's tied labels
+  ranked by argsort instead of their average rank).
+Multi-dataset training: "datasets": [{"rows", "loss", "options"}, ...] in place of rows/loss/
+  options, and "sampler": "proportional" | "round_robin" (multi_dataset_sampler.py's batches).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from typing import Any, Callable, Dict, List  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+import multi_dataset_sampler as mds  # noqa: E402
 import train_reference as tr  # noqa: E402
 
 ACTIVATIONS = {"identity": lambda x: x, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "none": None}
@@ -115,6 +119,27 @@ def list_net(logits, labels, sizes, o, mut, dtype):
     return nn.CrossEntropyLoss()(logits_matrix, labels_matrix.softmax(dim=1))
 
 
+def adr_mse(logits, labels, sizes, o, mut, dtype):
+    """ADRMSELoss.forward after the model call (ST v5.4, with alpha and average ranks of ties)."""
+    alpha = o.get("alpha", 1.0)
+    logits = ACTIVATIONS[o.get("activationFn", "identity")](logits)
+    logits_matrix, labels_matrix, mask = listwise_matrices(logits, labels, sizes, -1e16, dtype)
+    labels_matrix = labels_matrix.masked_fill(~mask, 0.0)
+    labels_j, labels_i, valid_j = labels_matrix.unsqueeze(1), labels_matrix.unsqueeze(2), mask.unsqueeze(1)
+    greater = ((labels_j > labels_i) & valid_j).sum(dim=-1).to(dtype)
+    equal = ((labels_j == labels_i) & valid_j).sum(dim=-1).to(dtype)
+    true_ranks = greater + (equal + 1.0) / 2.0
+    if mut.get("ordinal_ranks"):  # ST <= v5.3: ties broken by argsort, a non-zero minimum loss
+        ranking = labels_matrix.masked_fill(~mask, float("-inf"))
+        true_ranks = ranking.argsort(dim=1, descending=True).argsort(dim=1).to(dtype) + 1.0
+    score_diffs = logits_matrix.unsqueeze(1) - logits_matrix.unsqueeze(2)
+    pairwise = torch.sigmoid(alpha * score_diffs) * mask.unsqueeze(1).to(dtype)
+    approx_ranks = 1.0 + pairwise.sum(dim=2) - 0.5 * mask.to(dtype)
+    loss = (1.0 / torch.log2(true_ranks + 1.0)) * (true_ranks - approx_ranks) ** 2
+    loss = loss * mask.to(dtype)
+    return loss.sum() / mask.sum()
+
+
 def plist_mle(logits, labels, sizes, o, mut, dtype):
     eps = 1e-10
     logits = ACTIVATIONS[o.get("activationFn", "identity")](logits)
@@ -195,7 +220,7 @@ def mnrl_loss(scores, B, o, mut):
     return nn.CrossEntropyLoss()(logits, torch.zeros(B, dtype=torch.long))
 
 
-LISTWISE = {"lambda_loss": lambda_loss, "list_net": list_net, "plist_mle": plist_mle}
+LISTWISE = {"lambda_loss": lambda_loss, "list_net": list_net, "plist_mle": plist_mle, "adr_mse": adr_mse}
 
 
 def probe(p: Dict[str, Any]) -> Dict[str, Any]:
@@ -224,9 +249,18 @@ class LossTrainer(tr.ReferenceTrainer):
     """train_reference's loop with an ST loss in place of BCE; the model is called per forward
     exactly where ST's loss calls it (padding per call)."""
 
-    def __init__(self, *a, loss_name: str, options: Dict[str, Any], **kw):
+    def __init__(self, *a, loss_name: str, options: Dict[str, Any], datasets=None, sampler=None, **kw):
         self.loss_name, self.options = loss_name, options
+        # Multi-dataset: [(first global row, rows, loss, options)] over the concatenated rows.
+        self.datasets, self.sampler = datasets, sampler
         super().__init__(*a, **kw)
+
+    def epoch_batches(self, epoch):
+        if not self.datasets:
+            return super().epoch_batches(epoch)
+        a = self.args
+        return mds.epoch_batches([len(d[1]) for d in self.datasets], a.perDeviceTrainBatchSize, a.seed, epoch,
+                                 a.dataloaderDropLast, self.sampler)
 
     def call(self, pairs):
         batch = self.tokenizer.encode_pairs(pairs, self.max_length)
@@ -239,10 +273,16 @@ class LossTrainer(tr.ReferenceTrainer):
         )
 
     def batch_loss(self, indices):
-        rows = [self.rows[i] for i in indices]
+        if not self.datasets:
+            return self.loss_on([self.rows[i] for i in indices], self.loss_name, self.options)
+        # ST's collator: the batch's dataset_name is its first row's; the compute_loss picks its loss.
+        start, rows, name, options = next(d for d in reversed(self.datasets) if d[0] <= indices[0])
+        return self.loss_on([rows[i - start] for i in indices], name, options)
+
+    def loss_on(self, rows, name, o):
         keys = [k for k in rows[0] if k not in ("label", "labels", "score", "scores", "dataset_name")]
         label_key = next((k for k in ("label", "labels", "score", "scores") if k in rows[0]), None)
-        name, o, mut = self.loss_name, self.options, self.mutation_extra
+        mut = self.mutation_extra
         if name in LISTWISE:
             pairs = [(r[keys[0]], d) for r in rows for d in r[keys[1]]]
             size = o.get("miniBatchSize") or len(rows)
@@ -278,9 +318,16 @@ def run_training(request: Dict[str, Any]) -> Dict[str, Any]:
     max_length = tr.default_max_length(tokenizer, model)
     threads = torch.get_num_threads()
     torch.set_num_threads(variant.threads)
+    datasets, rows = None, request.get("rows")
+    if "datasets" in request:
+        datasets, rows, start = [], [], 0
+        for d in request["datasets"]:
+            datasets.append((start, d["rows"], d["loss"], d.get("options", {})))
+            rows, start = rows + d["rows"], start + len(d["rows"])
     try:
-        trainer = LossTrainer(model, tokenizer, request["rows"], args, max_length, None, variant, None,
-                              loss_name=request["loss"], options=request.get("options", {}))
+        trainer = LossTrainer(model, tokenizer, rows, args, max_length, None, variant, None,
+                              loss_name=request.get("loss"), options=request.get("options", {}),
+                              datasets=datasets, sampler=request.get("sampler", "proportional"))
         trainer.mutation_extra = request.get("mutation") or {}
         result = trainer.train()
     finally:

@@ -62,6 +62,7 @@ export const trainCommand = defineCommand('train', {
     'activation-fn': { kind: 'string', value: '<identity|sigmoid|tanh>', help: "The loss's activation_fn" },
     'respect-input-order': { kind: 'boolean', negatable: true, help: 'ListMLELoss, PListMLELoss: documents are in ideal order (default)' },
     'pos-weight': { kind: 'number', value: '<x>', help: 'BinaryCrossEntropyLoss: weight of positives' },
+    alpha: { kind: 'number', value: '<x>', help: 'ADRMSELoss: temperature of the ApproxRank sigmoid (default 1)' },
     'max-length': MAX_LENGTH_OPTION,
     ...MODEL_OPTIONS,
     ...TRAINING_OPTIONS,
@@ -123,6 +124,7 @@ function lossOptionsFrom(values: Record<string, unknown>): Record<string, unknow
     'activation-fn': 'activationFn',
     'respect-input-order': 'respectInputOrder',
     'pos-weight': 'posWeight',
+    alpha: 'alpha',
   };
   const options: Record<string, unknown> = {};
   for (const [flag, name] of Object.entries(names)) if (values[flag] !== undefined) options[name] = values[flag];

@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import type { CrossEncoder } from '../../model/cross-encoder.js';
 import { suggest } from '../../suggest.js';
 
-import { LambdaLoss, ListMLELoss, ListNetLoss, PListMLELoss, RankNetLoss } from './listwise-losses.js';
+import { ADRMSELoss, LambdaLoss, ListMLELoss, ListNetLoss, PListMLELoss, RankNetLoss } from './listwise-losses.js';
 import type { CrossEncoderLoss } from './loss.js';
 import { CachedMultipleNegativesRankingLoss, MultipleNegativesRankingLoss } from './multiple-negatives-ranking.js';
 import { BinaryCrossEntropyLoss, CrossEntropyLoss, MarginMSELoss, MSELoss } from './pointwise.js';
@@ -28,6 +28,7 @@ export const LOSSES: Readonly<Record<string, { create: (model: CrossEncoder, opt
   ListNetLoss: { create: (m, o) => new ListNetLoss(m, o), format: '{ query, docs, labels }' },
   ListMLELoss: { create: (m, o) => new ListMLELoss(m, o), format: '{ query, docs, labels }' },
   PListMLELoss: { create: (m, o) => new PListMLELoss(m, o), format: '{ query, docs, labels }' },
+  ADRMSELoss: { create: (m, o) => new ADRMSELoss(m, o), format: '{ query, docs, labels }' },
   MultipleNegativesRankingLoss: { create: (m, o) => new MultipleNegativesRankingLoss(m, o), format: '{ query, positive, negative_1…n }' },
   CachedMultipleNegativesRankingLoss: { create: (m, o) => new CachedMultipleNegativesRankingLoss(m, o), format: '{ query, positive, negative_1…n }' },
 };

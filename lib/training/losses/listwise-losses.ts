@@ -1,7 +1,8 @@
 /**
  * The listwise losses on `{ query, docs, labels }` rows (see listwise.ts): LambdaLoss, RankNetLoss,
- * ListNetLoss, PListMLELoss and ListMLELoss. ST v5.1 losses/LambdaLoss.py, RankNetLoss.py,
- * ListNetLoss.py, PListMLELoss.py, ListMLELoss.py; the maths is in native/training/losses/.
+ * ListNetLoss, PListMLELoss, ListMLELoss and ADRMSELoss. ST v5.1 losses/LambdaLoss.py,
+ * RankNetLoss.py, ListNetLoss.py, PListMLELoss.py, ListMLELoss.py, and ADRMSELoss.py (v5.4, with
+ * `alpha`); the maths is in native/training/losses/.
  */
 import type { ColumnDataset, PairInput } from '../../datasets.js';
 import { InvalidArgumentError } from '../../errors.js';
@@ -242,5 +243,36 @@ export class ListMLELoss extends PListMLELoss {
   override get parameters(): Record<string, unknown> {
     const { lambda_weight: _, ...rest } = super.parameters;
     return rest;
+  }
+}
+
+/** Options of {@link ADRMSELoss}. */
+export interface ADRMSELossOptions extends ListwiseLossOptions {
+  /** Temperature inside the ApproxRank sigmoid: higher is closer to the hard rank. Default 1. */
+  alpha?: number;
+}
+
+/**
+ * ADR-MSE (Rank-DistiLLM, Schlatt et al., 2025): the squared error between each document's rank
+ * by label and a differentiable approximation of its rank by score, discounted by
+ * 1 / log2(rank + 1) as nDCG does; tied labels share their average rank. Suited to distilling
+ * graded or continuous teacher scores. Rows `{ query, docs, labels }` (or `scores`).
+ */
+export class ADRMSELoss extends ListwiseLoss {
+  readonly name = 'ADRMSELoss';
+  readonly alpha: number;
+
+  constructor(model: CrossEncoder, options: ADRMSELossOptions = {}) {
+    const o = checkOptions('ADRMSELoss', options, ['alpha', 'activationFn', 'miniBatchSize']);
+    super('ADRMSELoss', model, o);
+    this.alpha = checkFinite('ADRMSELoss', 'alpha', o.alpha, 1);
+  }
+
+  get parameters(): Record<string, unknown> {
+    return { alpha: this.alpha, activation_fn: activationModule(this.activationFn), mini_batch_size: this.miniBatchSizeParameter };
+  }
+
+  nativeOptions() {
+    return { loss: 'adr_mse', lossOptions: { alpha: this.alpha, activationFn: this.activationFn } };
   }
 }

@@ -48,6 +48,13 @@ class MultipleNegativesRanking : public Loss {
     std::vector<std::vector<int64_t>> picked;
     if (num_negatives_ && *num_negatives_ < static_cast<double>(candidates)) {
       const auto n = static_cast<int64_t>(*num_negatives_);
+      if (n > (rows - 1) * columns) {
+        // torch.multinomial (without replacement) cannot draw them: Sentence Transformers fails too.
+        throw ArgumentError("MultipleNegativesRankingLoss: a batch of " + std::to_string(rows) + " row(s) with " + std::to_string(columns) +
+                            " candidate column(s) has " + std::to_string((rows - 1) * columns) +
+                            " in-batch negatives per query, fewer than numNegatives " + std::to_string(n) +
+                            " (but more than none): lower numNegatives, or set dataloaderDropLast for a short last batch");
+      }
       const auto mask = at::eye(rows, at::TensorOptions().dtype(at::kBool)).logical_not().repeat({1, columns});
       const auto drawn = at::multinomial(mask.to(at::kFloat), n).contiguous();  // [rows, n], int64
       const auto* data = drawn.data_ptr<int64_t>();

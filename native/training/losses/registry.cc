@@ -18,6 +18,7 @@ const std::vector<std::pair<std::string, Factory>>& registry() {
       {"margin_mse", make_margin_mse},
       {"lambda_loss", make_lambda_loss},  // also RankNetLoss (scheme "none")
       {"list_net", make_list_net},
+      {"adr_mse", make_adr_mse},
       {"plist_mle", make_plist_mle},  // also ListMLELoss (no lambda weight)
       {"multiple_negatives_ranking", make_mnrl},
       {"cached_multiple_negatives_ranking", make_cached_mnrl},
