@@ -57,7 +57,7 @@ BertModelImpl::BertModelImpl(const BertConfig& c) {
 
 torch::Tensor BertModelImpl::forward(const BatchTensors& batch) {
   const auto hidden = embeddings(batch.input_ids, batch.token_type_ids);
-  return encoder(hidden, extended_attention_mask(batch.attention_mask));
+  return encoder(hidden, batch.attention_mask);
 }
 
 BertForSequenceClassification::BertForSequenceClassification(const BertConfig& c)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -31,9 +32,33 @@ torch::nn::LayerNorm make_layer_norm(int64_t size, double eps);
 // negative float where padded.
 torch::Tensor extended_attention_mask(const torch::Tensor& attention_mask);
 
+// Where a batch's real tokens sit among its B x S padded positions. The encoder runs everything
+// that works token by token (the Linear layers, GELU, LayerNorm, residuals) on the real tokens
+// only, [T, H] instead of [B * S, H], and pads them back just for attention: padded positions
+// cost no FLOPs there, and a real token's numbers are those of the padded computation (its rows
+// of every matmul and norm are the same; what Hugging Face computes at padded positions is never
+// used: attention gives them probability exactly 0).
+struct TokenPacking {
+  int64_t batch = 0, length = 0;
+  torch::Tensor indices;  // [T] int64: b * S + s of each real token, in order
+  std::vector<int64_t> lengths;  // real tokens of each row: row b is packed rows [sum of those before, + lengths[b])
+  torch::Tensor extended_mask;
+
+  explicit TokenPacking(const torch::Tensor& attention_mask);
+  bool packed() const { return indices.defined(); }  // false: no padding, nothing to move
+  torch::Tensor pack(const torch::Tensor& padded) const;    // [B, S, H] -> [T, H]
+  torch::Tensor unpack(const torch::Tensor& packed) const;  // [T, H] -> [B, S, H], zeros at padding
+  // nn.Dropout of the padded tensor, applied to its packed rows: the noise is drawn over the
+  // padded shape, as PyTorch draws it, so the masks (and the RNG stream after) are the same.
+  torch::Tensor dropout(const torch::Tensor& packed, torch::nn::Dropout& dropout) const;
+};
+
 struct BertSelfAttentionImpl : torch::nn::Module {
   explicit BertSelfAttentionImpl(const EncoderConfig& config);
-  torch::Tensor forward(const torch::Tensor& hidden_states, const torch::Tensor& extended_mask);
+  // hidden_states [T, H] packed. Training runs attention on the padded [B, heads, S, S] (its
+  // dropout draws over that shape, as PyTorch's); inference runs it row by row over each row's
+  // real tokens only, where padding would cost most (S² per row) and nothing is drawn.
+  torch::Tensor forward(const torch::Tensor& hidden_states, const TokenPacking& packing);
 
   int64_t num_heads, head_size;
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
@@ -41,13 +66,14 @@ struct BertSelfAttentionImpl : torch::nn::Module {
 
  private:
   torch::Tensor split_heads(const torch::Tensor& x) const;  // [B, S, H*D] -> [B, H, S, D]
+  torch::Tensor attend_row_by_row(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const TokenPacking& packing) const;
 };
 TORCH_MODULE(BertSelfAttention);
 
 // dense -> dropout -> LayerNorm(x + residual); shared shape of BertSelfOutput and BertOutput.
 struct BertResidualOutputImpl : torch::nn::Module {
   BertResidualOutputImpl(const EncoderConfig& config, int64_t in_features);
-  torch::Tensor forward(const torch::Tensor& hidden_states, const torch::Tensor& residual);
+  torch::Tensor forward(const torch::Tensor& hidden_states, const torch::Tensor& residual, const TokenPacking& packing);
 
   torch::nn::Linear dense{nullptr};
   torch::nn::LayerNorm LayerNorm{nullptr};
@@ -57,7 +83,7 @@ TORCH_MODULE(BertResidualOutput);
 
 struct BertAttentionImpl : torch::nn::Module {
   explicit BertAttentionImpl(const EncoderConfig& config);
-  torch::Tensor forward(const torch::Tensor& hidden_states, const torch::Tensor& extended_mask);
+  torch::Tensor forward(const torch::Tensor& hidden_states, const TokenPacking& packing);
 
   BertSelfAttention self{nullptr};
   BertResidualOutput output{nullptr};  // Hugging Face: BertSelfOutput
@@ -75,7 +101,7 @@ TORCH_MODULE(BertIntermediate);
 
 struct BertLayerImpl : torch::nn::Module {
   explicit BertLayerImpl(const EncoderConfig& config);
-  torch::Tensor forward(const torch::Tensor& hidden_states, const torch::Tensor& extended_mask);
+  torch::Tensor forward(const torch::Tensor& hidden_states, const TokenPacking& packing);
 
   BertAttention attention{nullptr};
   BertIntermediate intermediate{nullptr};
@@ -85,7 +111,9 @@ TORCH_MODULE(BertLayer);
 
 struct BertEncoderImpl : torch::nn::Module {
   explicit BertEncoderImpl(const EncoderConfig& config);
-  torch::Tensor forward(torch::Tensor hidden_states, const torch::Tensor& extended_mask);
+  // hidden_states [B, S, H] (the embeddings), attention_mask [B, S] 0/1 -> [B, S, H]; padded
+  // positions come back as zeros (Hugging Face leaves values there that nothing reads).
+  torch::Tensor forward(const torch::Tensor& hidden_states, const torch::Tensor& attention_mask);
 
   torch::nn::ModuleList layer{nullptr};
 };

@@ -52,7 +52,7 @@ ElectraModelImpl::ElectraModelImpl(const ElectraConfig& c) {
 torch::Tensor ElectraModelImpl::forward(const BatchTensors& batch) {
   auto hidden = embeddings(batch.input_ids, batch.token_type_ids);
   if (embeddings_project) hidden = embeddings_project(hidden);
-  return encoder(hidden, extended_attention_mask(batch.attention_mask));
+  return encoder(hidden, batch.attention_mask);
 }
 
 ElectraForSequenceClassification::ElectraForSequenceClassification(const ElectraConfig& c)

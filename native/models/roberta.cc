@@ -60,7 +60,7 @@ RobertaModelImpl::RobertaModelImpl(const RobertaConfig& c) {
 
 torch::Tensor RobertaModelImpl::forward(const BatchTensors& batch) {
   const auto hidden = embeddings(batch.input_ids, batch.token_type_ids);
-  return encoder(hidden, extended_attention_mask(batch.attention_mask));
+  return encoder(hidden, batch.attention_mask);
 }
 
 RobertaForSequenceClassification::RobertaForSequenceClassification(const RobertaConfig& c)
