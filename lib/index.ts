@@ -5,6 +5,7 @@
 export { CrossEncoder, DEFAULT_MODEL, predict } from './model/cross-encoder.js';
 export type {
   CrossEncoderOptions,
+  ModelDtype,
   FromConfigOptions,
   Pair,
   PredictOptions,

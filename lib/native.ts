@@ -109,6 +109,7 @@ interface AddonModel {
   forward(batch: NativeBatch): Promise<Float32Array>;
   initParameters(names: string[]): Promise<void>;
   initWeights(seed: number): Promise<void>;
+  quantize(): Promise<void>;
   dispose(): Promise<void>;
 }
 interface AddonTrainer {
@@ -257,6 +258,14 @@ export class NativeModel {
   /** The family's `_init_weights` for every parameter, drawn from `seed`. */
   initWeights(seed: number): Promise<void> {
     return mappedAsync(() => this.#model.initWeights(seed));
+  }
+
+  /**
+   * Packs every Linear layer's current weights as dynamic int8 (native/models/quantize.h);
+   * forward runs them from then on, as `torch.quantization.quantize_dynamic` would. Inference only.
+   */
+  quantize(): Promise<void> {
+    return mappedAsync(() => this.#model.quantize());
   }
 
   /**

@@ -1,6 +1,6 @@
 /** The options shared by the commands that load a model, and loading it from them. */
 import { ACTIVATIONS } from '../model/activation.js';
-import { CrossEncoder, DEFAULT_MODEL } from '../model/cross-encoder.js';
+import { CrossEncoder, DEFAULT_MODEL, MODEL_DTYPES, type ModelDtype } from '../model/cross-encoder.js';
 
 import type { OptionSpec, OptionSpecs, ParsedOptions } from './options.js';
 
@@ -45,7 +45,16 @@ export const ACTIVATION_OPTION = {
   help: "Applied to the logits; default: the model's (sigmoid for one label)",
 } as const satisfies OptionSpec;
 
-type ModelValues = ParsedOptions<typeof MODEL_OPTIONS> & { 'max-length'?: number };
+/** `--dtype`, of the commands that only run the model (predict, rank, eval, serve): `fromPretrained`'s `dtype`. */
+export const DTYPE_OPTION = {
+  kind: 'string',
+  value: `<${MODEL_DTYPES.join('|')}>`,
+  choices: MODEL_DTYPES,
+  help: 'Inference arithmetic: int8 runs the Linear layers dynamically quantised (faster, scores move slightly); default: float32',
+  group: MODEL_GROUP,
+} as const satisfies OptionSpec;
+
+type ModelValues = ParsedOptions<typeof MODEL_OPTIONS> & { 'max-length'?: number; dtype?: string };
 
 export function loadModel(values: ModelValues): Promise<CrossEncoder> {
   return CrossEncoder.fromPretrained(values.model, {
@@ -53,5 +62,6 @@ export function loadModel(values: ModelValues): Promise<CrossEncoder> {
     cacheDir: values['cache-dir'],
     localFilesOnly: values['local-files-only'] === true ? true : undefined,
     maxLength: values['max-length'],
+    dtype: values.dtype as ModelDtype | undefined, // `choices` checked it
   });
 }

@@ -67,7 +67,27 @@ export interface CrossEncoderOptions<NumLabels extends number = number> extends 
    * before anything is allocated. Default 8 GiB.
    */
   maxModelBytes?: number;
+  /**
+   * The arithmetic of inference. `'float32'` (the default): PyTorch's float32 numbers.
+   * `'int8'`: after the float32 weights are loaded, every Linear layer (attention query, key,
+   * value and output, the feed-forward layers, the pooler and the classifier head: every
+   * `nn.Linear`, as PyTorch's `torch.quantization.quantize_dynamic(model, {nn.Linear},
+   * dtype=torch.qint8)` converts them) runs as a dynamically quantised int8 layer on libtorch's
+   * oneDNN engine: weights qint8 per tensor, symmetric, quantised once at load; each layer's
+   * input quantised to quint8 over its range in that batch, so a pair's score depends slightly on
+   * the other pairs of its batch. Embeddings, LayerNorms and attention stay float32. The logits
+   * are those of `quantize_dynamic` on the oneDNN engine in PyTorch (test/int8.test.ts).
+   * An int8 model is for inference only: training it or `savePretrained()` throws an
+   * {@link InvalidArgumentError} (load the float32 model for those).
+   */
+  dtype?: ModelDtype;
 }
+
+/** The arithmetic of a model's inference: see {@link CrossEncoderOptions.dtype}. */
+export type ModelDtype = 'float32' | 'int8';
+
+/** The values {@link CrossEncoderOptions.dtype} takes. */
+export const MODEL_DTYPES: readonly ModelDtype[] = ['float32', 'int8'];
 
 /** Options of {@link CrossEncoder.predict}. */
 export interface PredictOptions {
@@ -135,6 +155,7 @@ const MODEL_OPTION_NAMES = optionNames<Omit<CrossEncoderOptions, keyof HubOption
   maxLength: true,
   activation: true,
   maxModelBytes: true,
+  dtype: true,
 });
 const FROM_PRETRAINED_OPTION_NAMES = [...MODEL_OPTION_NAMES, ...HUB_OPTION_NAMES];
 const FROM_CONFIG_OPTION_NAMES = [...MODEL_OPTION_NAMES, 'seed'];
@@ -181,6 +202,8 @@ export class CrossEncoder<NumLabels extends number = number> {
   readonly config: ConfigJson;
   readonly numLabels: NumLabels;
   readonly maxLength: number;
+  /** The arithmetic of inference, as `fromPretrained`'s `dtype` chose it (see {@link CrossEncoderOptions.dtype}). */
+  readonly dtype: ModelDtype;
   /** The activation `predict` applies unless told otherwise. */
   activation: Activation;
   readonly tokenizer: CrossEncoderTokenizer;
@@ -203,6 +226,7 @@ export class CrossEncoder<NumLabels extends number = number> {
     config: ConfigJson;
     numLabels: number;
     maxLength: number;
+    dtype: ModelDtype;
     activation: Activation;
     tokenizer: CrossEncoderTokenizer;
     nativeModel: NativeModel;
@@ -215,6 +239,7 @@ export class CrossEncoder<NumLabels extends number = number> {
     this.#loadedCard = fields.loadedCard;
     this.modularLayout = fields.layout;
     this.maxLength = fields.maxLength;
+    this.dtype = fields.dtype;
     this.activation = fields.activation;
     this.tokenizer = fields.tokenizer;
     this.#native = fields.nativeModel;
@@ -224,6 +249,12 @@ export class CrossEncoder<NumLabels extends number = number> {
     weightsLockFor = (model) => model.#weights;
     nativeOf = (model, what) => {
       model.#checkLive(what);
+      // Every caller is the trainer (its NativeTrainer, checkpoint reloads, DDP broadcast).
+      if (model.dtype === 'int8') {
+        throw new InvalidArgumentError(
+          `${what}: an int8 model (fromPretrained's dtype: 'int8') cannot be trained: its Linear layers run on quantised weights, which have no gradient; train the float32 model and load the result with dtype 'int8'`,
+        );
+      }
       return model.#native;
     };
   }
@@ -261,6 +292,7 @@ export class CrossEncoder<NumLabels extends number = number> {
       } else {
         await checkLoadReport(await model.#native.loadWeights(weightsFile), weightsFile, model.#native, family);
       }
+      if (model.dtype === 'int8') await model.#native.quantize();
     } catch (error) {
       await model.#native.dispose(); // the weights that could not be filled are freed now, not at GC
       throw error;
@@ -284,6 +316,7 @@ export class CrossEncoder<NumLabels extends number = number> {
     if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError(`seed must be an integer ≥ 0, got ${seed}`);
     const model = await CrossEncoder.create<N>(path.resolve(tokenizerPath), config, 'fromConfig(config)', modelOptions);
     await model.#native.initWeights(seed);
+    if (model.dtype === 'int8') await model.#native.quantize();
     return model;
   }
 
@@ -300,6 +333,10 @@ export class CrossEncoder<NumLabels extends number = number> {
   ): Promise<CrossEncoder<N>> {
     const { loadedCard, weightsFile, layout } = files;
     if (options.activation !== undefined) checkActivation(options.activation, 'options.activation');
+    const dtype = options.dtype ?? 'float32';
+    if (!MODEL_DTYPES.includes(dtype)) {
+      throw new InvalidArgumentError(`options.dtype must be one of ${MODEL_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
+    }
     const maxModelBytes = resolveMaxModelBytes(options.maxModelBytes);
     const family = modelFamily(config, configFile);
     let numLabels: number;
@@ -325,7 +362,7 @@ export class CrossEncoder<NumLabels extends number = number> {
     const maxLength = resolveMaxLength(options.maxLength, tokenizer.modelMaxLength, maxPositions);
     const activation = options.activation ?? (await storedActivation(modelPath, config, numLabels, configFile));
     const nativeModel = new NativeModel(nativeConfig);
-    return new CrossEncoder<N>({ modelPath, config, numLabels, maxLength, activation, tokenizer, nativeModel, loadedCard, layout });
+    return new CrossEncoder<N>({ modelPath, config, numLabels, maxLength, dtype, activation, tokenizer, nativeModel, loadedCard, layout });
   }
 
   /** Whether the model has one label (relevance scores); narrows `predict`'s result to a `Float32Array`. */
@@ -447,6 +484,11 @@ export class CrossEncoder<NumLabels extends number = number> {
   savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
     return this.#track('savePretrained()', async () => {
       checkOptionNames('savePretrained()', options, SAVE_PRETRAINED_OPTION_NAMES);
+      if (this.dtype === 'int8') {
+        throw new InvalidArgumentError(
+          "savePretrained(): an int8 model (fromPretrained's dtype: 'int8') is not saved: its quantised weights exist only in memory; save from the float32 model, and load that with dtype 'int8'",
+        );
+      }
       await savePretrained(this, this.#native, dir, options, this.#loadedCard);
     });
   }

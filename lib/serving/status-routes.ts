@@ -28,7 +28,7 @@ export function registerStatusRoutes(app: FastifyInstance, context: ServingConte
     const labels = model === undefined ? undefined : labelMaps(model.config, model.numLabels);
     return {
       model_id: context.modelId(),
-      model_dtype: 'float32',
+      model_dtype: model?.dtype ?? 'float32',
       model_type: labels === undefined ? null : model!.numLabels === 1 ? { reranker: labels } : { classifier: labels },
       max_input_length: model === undefined ? limits.maxInputLength ?? null : Math.min(limits.maxInputLength ?? model.maxLength, model.maxLength),
       max_batch_tokens: limits.maxBatchTokens,

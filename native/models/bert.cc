@@ -42,7 +42,7 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const 
 }
 
 BertPoolerImpl::BertPoolerImpl(int64_t hidden_size) {
-  dense = register_module("dense", torch::nn::Linear(hidden_size, hidden_size));
+  dense = register_module("dense", Linear(hidden_size, hidden_size));
 }
 
 torch::Tensor BertPoolerImpl::forward(const torch::Tensor& hidden_states) {
@@ -64,7 +64,7 @@ BertForSequenceClassification::BertForSequenceClassification(const BertConfig& c
     : SequenceClassifier(c.shape()), config_(c) {
   bert = register_module("bert", BertModel(c));
   dropout = register_module("dropout", torch::nn::Dropout(c.classifier_dropout));
-  classifier = register_module("classifier", torch::nn::Linear(c.encoder.hidden_size, c.num_labels));
+  classifier = register_module("classifier", Linear(c.encoder.hidden_size, c.num_labels));
 }
 
 torch::Tensor BertForSequenceClassification::forward(const BatchTensors& batch) {

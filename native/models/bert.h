@@ -41,7 +41,7 @@ struct BertPoolerImpl : torch::nn::Module {
   explicit BertPoolerImpl(int64_t hidden_size);
   torch::Tensor forward(const torch::Tensor& hidden_states);  // dense + tanh of [CLS]
 
-  torch::nn::Linear dense{nullptr};
+  Linear dense{nullptr};
 };
 TORCH_MODULE(BertPooler);
 
@@ -63,7 +63,7 @@ class BertForSequenceClassification : public SequenceClassifier {
 
   BertModel bert{nullptr};
   torch::nn::Dropout dropout{nullptr};
-  torch::nn::Linear classifier{nullptr};
+  Linear classifier{nullptr};
 
  protected:
   void init_selected(const ParameterFilter& wanted) override;

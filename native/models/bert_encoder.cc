@@ -37,7 +37,7 @@ torch::Tensor extended_attention_mask(const torch::Tensor& attention_mask) {
   return (1.0 - mask) * std::numeric_limits<float>::lowest();
 }
 
-TokenPacking::TokenPacking(const torch::Tensor& attention_mask)
+TokenPacking::TokenPacking(const torch::Tensor& attention_mask, bool pack)
     : batch(attention_mask.size(0)), length(attention_mask.size(1)), extended_mask(extended_attention_mask(attention_mask)) {
   const auto real = attention_mask.ne(0);
   const auto counts = real.sum(1).to(torch::kLong).contiguous();
@@ -47,7 +47,7 @@ TokenPacking::TokenPacking(const torch::Tensor& attention_mask)
   // attends uniformly to its padding in Hugging Face's code: keep that row's semantics exact.
   const bool full = std::all_of(lengths.begin(), lengths.end(), [&](int64_t n) { return n == length; });
   const bool empty_row = std::any_of(lengths.begin(), lengths.end(), [](int64_t n) { return n == 0; });
-  if (full || empty_row) return;
+  if (full || empty_row || !pack) return;
   indices = real.reshape({-1}).nonzero().squeeze(1);
 }
 
@@ -74,9 +74,9 @@ torch::Tensor TokenPacking::dropout(const torch::Tensor& packed_rows, torch::nn:
 
 BertSelfAttentionImpl::BertSelfAttentionImpl(const EncoderConfig& c)
     : num_heads(c.num_attention_heads), head_size(c.hidden_size / c.num_attention_heads) {
-  query = register_module("query", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  key = register_module("key", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  value = register_module("value", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  query = register_module("query", Linear(c.hidden_size, c.hidden_size));
+  key = register_module("key", Linear(c.hidden_size, c.hidden_size));
+  value = register_module("value", Linear(c.hidden_size, c.hidden_size));
   dropout = register_module("dropout", torch::nn::Dropout(c.attention_probs_dropout_prob));
 }
 
@@ -118,7 +118,7 @@ torch::Tensor BertSelfAttentionImpl::attend_row_by_row(const torch::Tensor& q, c
 }
 
 BertResidualOutputImpl::BertResidualOutputImpl(const EncoderConfig& c, int64_t in_features) {
-  dense = register_module("dense", torch::nn::Linear(in_features, c.hidden_size));
+  dense = register_module("dense", Linear(in_features, c.hidden_size));
   LayerNorm = register_module("LayerNorm", make_layer_norm(c.hidden_size, c.layer_norm_eps));
   dropout = register_module("dropout", torch::nn::Dropout(c.hidden_dropout_prob));
 }
@@ -137,7 +137,7 @@ torch::Tensor BertAttentionImpl::forward(const torch::Tensor& hidden_states, con
 }
 
 BertIntermediateImpl::BertIntermediateImpl(const EncoderConfig& c) : hidden_act(c.hidden_act) {
-  dense = register_module("dense", torch::nn::Linear(c.hidden_size, c.intermediate_size));
+  dense = register_module("dense", Linear(c.hidden_size, c.intermediate_size));
 }
 
 torch::Tensor BertIntermediateImpl::forward(const torch::Tensor& hidden_states) {
@@ -161,7 +161,7 @@ BertEncoderImpl::BertEncoderImpl(const EncoderConfig& c) {
 }
 
 torch::Tensor BertEncoderImpl::forward(const torch::Tensor& hidden_states, const torch::Tensor& attention_mask) {
-  const TokenPacking packing(attention_mask);
+  const TokenPacking packing(attention_mask, /*pack=*/!is_quantized(*this));
   auto x = packing.pack(hidden_states);
   for (const auto& module : *layer) {
     throw_if_cancelled();  // a layer is the natural unit of interruption
@@ -172,9 +172,9 @@ torch::Tensor BertEncoderImpl::forward(const torch::Tensor& hidden_states, const
 
 ClassificationHeadImpl::ClassificationHeadImpl(int64_t hidden_size, double p, int64_t num_labels, std::string act)
     : activation(std::move(act)) {
-  dense = register_module("dense", torch::nn::Linear(hidden_size, hidden_size));
+  dense = register_module("dense", Linear(hidden_size, hidden_size));
   dropout = register_module("dropout", torch::nn::Dropout(p));
-  out_proj = register_module("out_proj", torch::nn::Linear(hidden_size, num_labels));
+  out_proj = register_module("out_proj", Linear(hidden_size, num_labels));
 }
 
 torch::Tensor ClassificationHeadImpl::forward(const torch::Tensor& hidden_states) {

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "models/config_values.h"
+#include "models/quantize.h"
 
 namespace tce {
 
@@ -44,7 +45,9 @@ struct TokenPacking {
   std::vector<int64_t> lengths;  // real tokens of each row: row b is packed rows [sum of those before, + lengths[b])
   torch::Tensor extended_mask;
 
-  explicit TokenPacking(const torch::Tensor& attention_mask);
+  // pack=false keeps every padded row (packed() is false): what dynamic int8 Linear layers need,
+  // whose input range, hence every row's numbers, depends on all the rows they see (quantize.h).
+  explicit TokenPacking(const torch::Tensor& attention_mask, bool pack = true);
   bool packed() const { return indices.defined(); }  // false: no padding, nothing to move
   torch::Tensor pack(const torch::Tensor& padded) const;    // [B, S, H] -> [T, H]
   torch::Tensor unpack(const torch::Tensor& packed) const;  // [T, H] -> [B, S, H], zeros at padding
@@ -61,7 +64,7 @@ struct BertSelfAttentionImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& hidden_states, const TokenPacking& packing);
 
   int64_t num_heads, head_size;
-  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
+  Linear query{nullptr}, key{nullptr}, value{nullptr};
   torch::nn::Dropout dropout{nullptr};
 
  private:
@@ -75,7 +78,7 @@ struct BertResidualOutputImpl : torch::nn::Module {
   BertResidualOutputImpl(const EncoderConfig& config, int64_t in_features);
   torch::Tensor forward(const torch::Tensor& hidden_states, const torch::Tensor& residual, const TokenPacking& packing);
 
-  torch::nn::Linear dense{nullptr};
+  Linear dense{nullptr};
   torch::nn::LayerNorm LayerNorm{nullptr};
   torch::nn::Dropout dropout{nullptr};
 };
@@ -94,7 +97,7 @@ struct BertIntermediateImpl : torch::nn::Module {
   explicit BertIntermediateImpl(const EncoderConfig& config);
   torch::Tensor forward(const torch::Tensor& hidden_states);
 
-  torch::nn::Linear dense{nullptr};
+  Linear dense{nullptr};
   std::string hidden_act;
 };
 TORCH_MODULE(BertIntermediate);
@@ -126,9 +129,9 @@ struct ClassificationHeadImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& hidden_states);
 
   std::string activation;
-  torch::nn::Linear dense{nullptr};
+  Linear dense{nullptr};
   torch::nn::Dropout dropout{nullptr};
-  torch::nn::Linear out_proj{nullptr};
+  Linear out_proj{nullptr};
 };
 TORCH_MODULE(ClassificationHead);
 

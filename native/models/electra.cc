@@ -44,7 +44,7 @@ ElectraModelImpl::ElectraModelImpl(const ElectraConfig& c) {
   embeddings = register_module("embeddings", ElectraEmbeddings(c));
   if (c.embedding_size != c.encoder.hidden_size) {
     embeddings_project =
-        register_module("embeddings_project", torch::nn::Linear(c.embedding_size, c.encoder.hidden_size));
+        register_module("embeddings_project", Linear(c.embedding_size, c.encoder.hidden_size));
   }
   encoder = register_module("encoder", BertEncoder(c.encoder));
 }

@@ -45,7 +45,7 @@ struct ElectraModelImpl : TokenEncoder {
   torch::Tensor forward(const BatchTensors& batch) override;
 
   ElectraEmbeddings embeddings{nullptr};
-  torch::nn::Linear embeddings_project{nullptr};  // only when embedding_size != hidden_size
+  Linear embeddings_project{nullptr};  // only when embedding_size != hidden_size
   BertEncoder encoder{nullptr};
 };
 TORCH_MODULE(ElectraModel);

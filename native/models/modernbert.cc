@@ -113,8 +113,8 @@ ModernBertAttentionImpl::ModernBertAttentionImpl(const ModernBertConfig& c, int6
       head_dim(c.hidden_size / c.num_attention_heads),
       local(layer_id % c.global_attn_every_n_layers != 0),
       attention_dropout(c.attention_dropout) {
-  Wqkv = register_module("Wqkv", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, 3 * c.hidden_size).bias(c.attention_bias)));
-  Wo = register_module("Wo", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.hidden_size).bias(c.attention_bias)));
+  Wqkv = register_module("Wqkv", Linear(torch::nn::LinearOptions(c.hidden_size, 3 * c.hidden_size).bias(c.attention_bias)));
+  Wo = register_module("Wo", Linear(torch::nn::LinearOptions(c.hidden_size, c.hidden_size).bias(c.attention_bias)));
   // nn.Identity when the probability is 0: the same as a Dropout(0), which draws nothing.
   out_drop = register_module("out_drop", torch::nn::Dropout(c.attention_dropout));
 }
@@ -135,9 +135,9 @@ torch::Tensor ModernBertAttentionImpl::forward(const torch::Tensor& hidden_state
 }
 
 ModernBertMLPImpl::ModernBertMLPImpl(const ModernBertConfig& c) : act(c.hidden_activation) {
-  Wi = register_module("Wi", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, 2 * c.intermediate_size).bias(c.mlp_bias)));
+  Wi = register_module("Wi", Linear(torch::nn::LinearOptions(c.hidden_size, 2 * c.intermediate_size).bias(c.mlp_bias)));
   drop = register_module("drop", torch::nn::Dropout(c.mlp_dropout));
-  Wo = register_module("Wo", torch::nn::Linear(torch::nn::LinearOptions(c.intermediate_size, c.hidden_size).bias(c.mlp_bias)));
+  Wo = register_module("Wo", Linear(torch::nn::LinearOptions(c.intermediate_size, c.hidden_size).bias(c.mlp_bias)));
 }
 
 torch::Tensor ModernBertMLPImpl::forward(const torch::Tensor& hidden_states) {
@@ -188,7 +188,7 @@ torch::Tensor ModernBertModelImpl::forward(const BatchTensors& batch) {
 }
 
 ModernBertPredictionHeadImpl::ModernBertPredictionHeadImpl(const ModernBertConfig& c) : act(c.classifier_activation) {
-  dense = register_module("dense", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.hidden_size).bias(c.classifier_bias)));
+  dense = register_module("dense", Linear(torch::nn::LinearOptions(c.hidden_size, c.hidden_size).bias(c.classifier_bias)));
   norm = register_module("norm", ModernBertLayerNorm(c.hidden_size, c.norm_eps, c.norm_bias));
 }
 
@@ -201,7 +201,7 @@ ModernBertForSequenceClassification::ModernBertForSequenceClassification(const M
   model = register_module("model", ModernBertModel(c));
   head = register_module("head", ModernBertPredictionHead(c));
   drop = register_module("drop", torch::nn::Dropout(c.classifier_dropout));
-  classifier = register_module("classifier", torch::nn::Linear(c.hidden_size, c.num_labels));
+  classifier = register_module("classifier", Linear(c.hidden_size, c.num_labels));
 }
 
 torch::Tensor ModernBertForSequenceClassification::forward(const BatchTensors& batch) {

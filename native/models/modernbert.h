@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "models/config_values.h"
+#include "models/quantize.h"
 #include "models/sequence_classifier.h"
 #include "models/token_encoder.h"
 
@@ -82,7 +83,7 @@ struct ModernBertAttentionImpl : torch::nn::Module {
   int64_t num_heads, head_dim;
   bool local;  // sliding-window attention
   double attention_dropout;
-  torch::nn::Linear Wqkv{nullptr}, Wo{nullptr};
+  Linear Wqkv{nullptr}, Wo{nullptr};
   torch::nn::Dropout out_drop{nullptr};
 };
 TORCH_MODULE(ModernBertAttention);
@@ -92,7 +93,7 @@ struct ModernBertMLPImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& hidden_states);
 
   std::string act;
-  torch::nn::Linear Wi{nullptr}, Wo{nullptr};
+  Linear Wi{nullptr}, Wo{nullptr};
   torch::nn::Dropout drop{nullptr};
 };
 TORCH_MODULE(ModernBertMLP);
@@ -125,7 +126,7 @@ struct ModernBertPredictionHeadImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& pooled);
 
   std::string act;
-  torch::nn::Linear dense{nullptr};
+  Linear dense{nullptr};
   ModernBertLayerNorm norm{nullptr};
 };
 TORCH_MODULE(ModernBertPredictionHead);
@@ -138,7 +139,7 @@ class ModernBertForSequenceClassification : public SequenceClassifier {
   ModernBertModel model{nullptr};
   ModernBertPredictionHead head{nullptr};
   torch::nn::Dropout drop{nullptr};
-  torch::nn::Linear classifier{nullptr};
+  Linear classifier{nullptr};
 
  protected:
   // ModernBertPreTrainedModel._init_weights: truncated normals with per-role stds.

@@ -66,7 +66,7 @@ ModularCrossEncoder::ModularCrossEncoder(const ConfigValues& v, std::shared_ptr<
       }
       step.activation = part.string("activation");
       apply_module_activation(step.activation, torch::zeros({1}));  // refuses an unknown one now
-      step.linear = module->register_module("linear", torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(part.boolean("bias"))));
+      step.linear = module->register_module("linear", Linear(torch::nn::LinearOptions(in, out).bias(part.boolean("bias"))));
       width = out;
     } else if (step.type == "layer_norm") {
       const int64_t dimension = part.integer("dimension", 1, 1 << 20);

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "models/config_values.h"
+#include "models/quantize.h"
 #include "models/sequence_classifier.h"
 #include "models/token_encoder.h"
 
@@ -37,7 +38,7 @@ class ModularCrossEncoder : public SequenceClassifier {
   struct Step {
     std::string type;  // "dense" or "layer_norm"
     std::string activation;
-    torch::nn::Linear linear{nullptr};
+    Linear linear{nullptr};
     torch::nn::LayerNorm norm{nullptr};
   };
 

@@ -7,6 +7,7 @@
 #include "formats/weights_file.h"
 #include "models/batch.h"
 #include "models/model_handle.h"
+#include "models/quantize.h"
 #include "models/registry.h"
 #include "models/state_dict.h"
 #include "napi/async_task.h"
@@ -84,6 +85,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                            InstanceMethod("forward", &ModelWrap::Forward),
                            InstanceMethod("initParameters", &ModelWrap::InitParameters),
                            InstanceMethod("initWeights", &ModelWrap::InitWeights),
+                           InstanceMethod("quantize", &ModelWrap::Quantize),
                            InstanceMethod("dispose", &ModelWrap::Dispose)});
   constructor = new Napi::FunctionReference(Napi::Persistent(func));
   return func;
@@ -213,6 +215,14 @@ Napi::Value ModelWrap::InitWeights(const Napi::CallbackInfo& info) {
     return run_exclusive(info.Env(), handle_, [seed](ModelHandle& handle) {
       handle.live().init_weights(static_cast<uint64_t>(seed));
     });
+  });
+}
+
+// Packs every Linear layer's current weights as dynamic int8 (models/quantize.h); forward then
+// runs them. The float32 parameters stay (state_dict, messages), but the model is for inference.
+Napi::Value ModelWrap::Quantize(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    return run_exclusive(info.Env(), handle_, [](ModelHandle& handle) { quantize_dynamic(handle.live()); });
   });
 }
 

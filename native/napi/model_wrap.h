@@ -25,6 +25,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value InitParameters(const Napi::CallbackInfo& info);
   Napi::Value InitWeights(const Napi::CallbackInfo& info);
+  Napi::Value Quantize(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   // Tells V8 how much native memory this object keeps alive (the weights), so that garbage

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { CrossEncoderRerankingEvaluator, type RerankingSample } from '../../evaluation/index.js';
 import { defineCommand } from '../command.js';
 import { parseJsonObject, readAllLines, type SourceLine } from '../input.js';
-import { BATCH_SIZE_OPTION, loadModel, MAX_LENGTH_OPTION, MODEL_OPTIONS } from '../model-options.js';
+import { BATCH_SIZE_OPTION, DTYPE_OPTION, loadModel, MAX_LENGTH_OPTION, MODEL_OPTIONS } from '../model-options.js';
 import { formatMetricsTable, showProgress, writeOut } from '../output.js';
 
 export const evalCommand = defineCommand('eval', {
@@ -21,6 +21,7 @@ export const evalCommand = defineCommand('eval', {
     'batch-size': BATCH_SIZE_OPTION,
     'max-length': MAX_LENGTH_OPTION,
     ...MODEL_OPTIONS,
+    dtype: DTYPE_OPTION,
   },
   async run(values) {
     const lines = await readAllLines(values.data);

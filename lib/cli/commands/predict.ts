@@ -3,7 +3,7 @@ import type { Pair } from '../../model/cross-encoder.js';
 import { createProgress } from '../../progress.js';
 import { defineCommand } from '../command.js';
 import { parsePairLine, readLines } from '../input.js';
-import { ACTIVATION_OPTION, BATCH_SIZE_OPTION, loadModel, MAX_LENGTH_OPTION, MODEL_OPTIONS } from '../model-options.js';
+import { ACTIVATION_OPTION, BATCH_SIZE_OPTION, DTYPE_OPTION, loadModel, MAX_LENGTH_OPTION, MODEL_OPTIONS } from '../model-options.js';
 import { jsonLines, shortestFloat32, showProgress, writeOut } from '../output.js';
 
 /** Pairs read before scoring them: bounds memory on huge inputs, keeps batches well sorted. */
@@ -24,6 +24,7 @@ export const predictCommand = defineCommand('predict', {
     'max-length': MAX_LENGTH_OPTION,
     'chunk-size': { kind: 'integer', min: 1, value: '<n>', help: 'Pairs read before scoring them; bounds memory', default: DEFAULT_CHUNK_SIZE },
     ...MODEL_OPTIONS,
+    dtype: DTYPE_OPTION,
   },
   async run(values) {
     const model = await loadModel(values);

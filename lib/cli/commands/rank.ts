@@ -1,7 +1,7 @@
 /** `crossencoder rank`: rank a file of documents for one query. */
 import { defineCommand } from '../command.js';
 import { documentFormat, DOCUMENT_FORMATS, parseDocumentLine, readAllLines } from '../input.js';
-import { ACTIVATION_OPTION, BATCH_SIZE_OPTION, loadModel, MAX_LENGTH_OPTION, MODEL_OPTIONS } from '../model-options.js';
+import { ACTIVATION_OPTION, BATCH_SIZE_OPTION, DTYPE_OPTION, loadModel, MAX_LENGTH_OPTION, MODEL_OPTIONS } from '../model-options.js';
 import { jsonLines, shortestFloat32, showProgress, writeOut } from '../output.js';
 
 export const rankCommand = defineCommand('rank', {
@@ -21,6 +21,7 @@ export const rankCommand = defineCommand('rank', {
     'batch-size': BATCH_SIZE_OPTION,
     'max-length': MAX_LENGTH_OPTION,
     ...MODEL_OPTIONS,
+    dtype: DTYPE_OPTION,
   },
   async run(values) {
     const format = documentFormat(values.input, values.format);

@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { createRerankServer } from '../../serving/index.js';
 import { DEFAULT_LIMITS } from '../../serving/options.js';
 import { defineCommand } from '../command.js';
-import { MODEL_OPTIONS } from '../model-options.js';
+import { DTYPE_OPTION, MODEL_OPTIONS } from '../model-options.js';
+import type { ModelDtype } from '../../model/cross-encoder.js';
 import { writeOut } from '../output.js';
 import { PROGRAM, UsageError } from '../usage-error.js';
 
@@ -48,6 +49,7 @@ export const serveCommand = defineCommand('serve', {
     'max-input-length': { kind: 'integer', min: 3, value: '<n>', help: "Tokens per pair; default: the model's maximum", group: LIMITS_GROUP },
     'payload-limit': { kind: 'integer', min: 1, value: '<bytes>', help: 'Largest request body; larger is a 413', default: DEFAULT_LIMITS.payloadLimit, group: LIMITS_GROUP },
     ...MODEL_OPTIONS,
+    dtype: DTYPE_OPTION,
   },
   async run(values) {
     if (values.port > 65535) throw new UsageError(`--port must be at most 65535, got ${values.port}`, 'serve');
@@ -57,7 +59,7 @@ export const serveCommand = defineCommand('serve', {
     const stop = stopSignal();
     const server = createRerankServer({
       modelPath: values.model,
-      modelOptions: { revision: values.revision, cacheDir: values['cache-dir'], localFilesOnly: values['local-files-only'] === true ? true : undefined },
+      modelOptions: { revision: values.revision, cacheDir: values['cache-dir'], localFilesOnly: values['local-files-only'] === true ? true : undefined, dtype: values.dtype as ModelDtype | undefined },
       apiKey,
       adminReload: values['admin-reload'] === true,
       maxBatchTokens: values['max-batch-tokens'],
