@@ -3,11 +3,12 @@
  * PyTorch reference at each of its settings on the forwards ours ran (bench/forwards.ts), each
  * run a fresh process; the best run of each side is the one compared, and every run is kept for
  * the report. Then PyTorch once more at its best setting on whole batches of 32, what a
- * Sentence Transformers user runs.
+ * Sentence Transformers user runs. For predict and rank, ONNX Runtime (bench/ort_worker.ts) the
+ * same way: each of its settings on our forwards, then whole batches at its best.
  */
 import { differentForwards, recordedPlan, wholeBatchPlan } from './forwards.js';
 import { sameAs, type ThreadSetting } from './settings.js';
-import { runOurs, runTorch } from './workers.js';
+import { runOrt, runOurs, runTorch } from './workers.js';
 import { beats, type ForwardPlan, PREDICT_BATCH_SIZE, type TorchScoringSpec, type Workload, type WorkerResult } from './workloads.js';
 
 export interface Trial {
@@ -21,17 +22,23 @@ export interface Comparison {
   workload: Workload;
   ours: Trial[];
   torch: Trial[];
-  best: { ours: WorkerResult; torch?: WorkerResult };
+  /** ONNX Runtime (predict and rank; empty when it is not run). */
+  ort: Trial[];
+  best: { ours: WorkerResult; torch?: WorkerResult; ort?: WorkerResult };
   /** The setting of each best run. */
-  bestSetting: { ours: ThreadSetting; torch?: ThreadSetting };
+  bestSetting: { ours: ThreadSetting; torch?: ThreadSetting; ort?: ThreadSetting };
   /** PyTorch at its best setting on whole batches of 32 (predict and rank). */
   torchWholeBatches?: WorkerResult;
+  /** ONNX Runtime at its best setting on whole batches of 32. */
+  ortWholeBatches?: WorkerResult;
 }
 
 export interface CompareOptions {
   oursSettings: ThreadSetting[];
   torchSettings: ThreadSetting[];
   python: boolean;
+  /** The ONNX Runtime side: its settings and the exported model; undefined when it is skipped. */
+  ort?: { settings: ThreadSetting[]; model: string };
   /** Runs of each setting; the best is kept (for a shared, noisy machine). */
   repeat: number;
   /** Predict's and rank's calls as the PyTorch worker reads them, for the whole-batch plan. */
@@ -82,9 +89,12 @@ export async function compare(workload: Workload, options: CompareOptions): Prom
     workload,
     ours,
     torch: [],
+    ort: [],
     best: { ours: oursBest.result! },
     bestSetting: { ours: oursBest.setting },
   };
+  const whole = options.scoringSpec && { name: 'whole', forwards: wholeBatchPlan(options.scoringSpec, PREDICT_BATCH_SIZE) };
+  if (workload !== 'train' && options.ort) await compareOrt(comparison, workload, options.ort, first, whole, options);
   if (!options.python) return comparison;
 
   const plan = workload === 'train' ? undefined : { name: 'ours', forwards: recordedPlan(first) };
@@ -97,12 +107,35 @@ export async function compare(workload: Workload, options: CompareOptions): Prom
   comparison.best.torch = torchBest.result;
   comparison.bestSetting.torch = torchBest.setting;
 
-  if (workload !== 'train' && options.scoringSpec) {
-    const whole: { name: string; forwards: ForwardPlan } = { name: 'whole', forwards: wholeBatchPlan(options.scoringSpec, PREDICT_BATCH_SIZE) };
+  if (workload !== 'train' && whole) {
     log(`  ${workload}: PyTorch, whole batches of ${PREDICT_BATCH_SIZE}, ${torchBest.setting.name}…`);
     comparison.torchWholeBatches = await bestOf(repeat, () => runTorch(workload, torchBest.setting.env, whole));
   }
   return comparison;
+}
+
+/** ONNX Runtime's settings on our forwards, checked like PyTorch's, then whole batches at its best. */
+async function compareOrt(
+  comparison: Comparison,
+  workload: 'predict' | 'rank',
+  ort: NonNullable<CompareOptions['ort']>,
+  first: WorkerResult,
+  whole: { name: string; forwards: ForwardPlan } | undefined,
+  { log, repeat }: CompareOptions,
+): Promise<void> {
+  const plan = { name: 'ours', forwards: recordedPlan(first) };
+  comparison.ort = await trySettings(ort.settings, repeat, (setting) => {
+    log(`  ${workload}: ONNX Runtime, ${setting.name}…`);
+    return runOrt(workload, ort.model, setting.env, plan);
+  });
+  for (const t of comparison.ort) if (t.result) checkForwards(first, t.result, `ONNX Runtime with ${t.setting.name}`);
+  const ortBest = bestTrial(comparison.ort);
+  comparison.best.ort = ortBest.result;
+  comparison.bestSetting.ort = ortBest.setting;
+  if (whole) {
+    log(`  ${workload}: ONNX Runtime, whole batches of ${PREDICT_BATCH_SIZE}, ${ortBest.setting.name}…`);
+    comparison.ortWholeBatches = await bestOf(repeat, () => runOrt(workload, ort.model, ortBest.setting.env, whole));
+  }
 }
 
 /** --matrix: one setting, the same on both sides, PyTorch on the forwards ours ran. */

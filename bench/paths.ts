@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { Workload } from './workloads.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const CACHE = path.join(ROOT, 'bench', '.cache');
+export const BENCH_DIR = path.join(ROOT, 'bench');
+export const CACHE = path.join(BENCH_DIR, '.cache');
 export const MODELS = path.join(ROOT, 'test', '.models');
 export const MODEL_DIR = path.join(MODELS, 'minilm-l6');
 export const PYTHON = '/usr/bin/python3';
@@ -26,3 +27,16 @@ export const SERVE_BUNDLE = path.join(CACHE, 'serve.mjs');
 export const IN_PROCESS_BUNDLE = path.join(CACHE, 'serve-in-process.mjs');
 /** The 20-document requests both sides send. */
 export const SERVE_REQUESTS = path.join(CACHE, 'serve-requests.json');
+
+/** bench/ort_worker.ts bundled (bench/workers.ts): the ONNX Runtime side. */
+export const ORT_WORKER_BUNDLE = path.join(CACHE, 'ort-worker.mjs');
+/** Exports the benchmark model to ONNX (bench/onnx-model.ts runs it). */
+export const EXPORT_SCRIPT = path.join(ROOT, 'bench', 'export_onnx.py');
+/**
+ * The exported model (float32, or int8 dynamically quantised), one padded batch with PyTorch's
+ * logits for it, and what it was exported from.
+ */
+export function onnxFiles(quantized: boolean): { model: string; check: string; stamp: string } {
+  const base = path.join(CACHE, quantized ? 'minilm-l6-int8' : 'minilm-l6');
+  return { model: `${base}.onnx`, check: `${base}.onnx-check.json`, stamp: `${base}.onnx-stamp.json` };
+}

@@ -1,8 +1,8 @@
 /**
  * The benchmark's printed report: Markdown tables (readable in a terminal, pasteable into
  * BENCHMARKS.md). First what each workload computes, then every thread setting tried on each
- * side, then both sides at their best with a ratio for every figure, FLOP/s against the measured
- * sgemm peak, and RSS.
+ * side, then every side at its best with ratios for every figure (ours against PyTorch and
+ * against ONNX Runtime), FLOP/s against the measured sgemm peak, and RSS.
  */
 import type { Comparison, MatrixRow, Trial } from './compare.js';
 import type { CorpusSizes } from './corpus.js';
@@ -30,25 +30,34 @@ export interface ReportInput {
   comparisons: Comparison[];
   matrix: MatrixRow[];
   quick: boolean;
+  /** Which ONNX model the ONNX Runtime side ran (float32, or int8 with --ort-quantized). */
+  ortModel?: string;
 }
 
 const MiB = (kib: number) => kib / 1024;
 const fixed = (value: number | undefined, digits: number) => (value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits));
 
-/** A row: label, our value, theirs, and the ratio oriented so that > 1 means we are better. */
+/** A row: label, our value, each peer's, and ratios oriented so that > 1 means we are better. */
 interface Row {
   label: string;
   ours: number;
   torch?: number;
+  /** ONNX Runtime (predict and rank only). */
+  ort?: number;
   digits: number;
-  /** 'higher': ours / PyTorch (throughput, FLOP/s); 'lower': PyTorch / ours (latency, memory, work). */
+  /** 'higher': ours / peer (throughput, FLOP/s); 'lower': peer / ours (latency, memory, work). */
   better: 'higher' | 'lower' | 'none';
 }
 
-function ratio(row: Row): string {
-  if (row.torch === undefined || row.better === 'none' || !Number.isFinite(row.ours) || !Number.isFinite(row.torch)) return '';
-  const value = row.better === 'higher' ? row.ours / row.torch : row.torch / row.ours;
-  return `${value.toFixed(2)}×`;
+/** Ours against one peer's value, > 1 when ours is better; undefined when there is nothing to compare. */
+function ratioValue(row: Row, peer: number | undefined): number | undefined {
+  if (peer === undefined || row.better === 'none' || !Number.isFinite(row.ours) || !Number.isFinite(peer)) return undefined;
+  return row.better === 'higher' ? row.ours / peer : peer / row.ours;
+}
+
+function ratio(row: Row, peer: number | undefined): string {
+  const value = ratioValue(row, peer);
+  return value === undefined ? '' : `${value.toFixed(2)}×`;
 }
 
 /** A setting's name, with the threads the worker reported when the name does not say them. */
@@ -66,35 +75,30 @@ function work(shape: ModelShape, result: WorkerResult) {
 /** The peak the % column is taken against: the best sgemm the machine ran, any thread count. */
 const peakOf = (peaks: Peaks | undefined) => (peaks ? Math.max(peaks.oneThread, peaks.twoThreads) : undefined);
 
-function rowsOf(workload: Workload, ours: WorkerResult, torch: WorkerResult | undefined, shape: ModelShape, peak: number | undefined): Row[] {
-  const gflops = (r: WorkerResult) => work(shape, r).flops / r.seconds / 1e9;
+function rowsOf(workload: Workload, ours: WorkerResult, torch: WorkerResult | undefined, shape: ModelShape, peak: number | undefined, ort?: WorkerResult): Row[] {
   const rows: Row[] = [];
+  const add = (label: string, value: (r: WorkerResult) => number | undefined, digits: number, better: Row['better']) =>
+    rows.push({ label, ours: value(ours) ?? Number.NaN, torch: torch && value(torch), ort: ort && value(ort), digits, better });
+  const gflops = (r: WorkerResult) => work(shape, r).flops / r.seconds / 1e9;
   if (workload === 'rank') {
-    const ms = (r: WorkerResult | undefined, p: number) => (r?.latencies ? percentile(r.latencies, p) * 1000 : undefined);
-    rows.push({ label: 'rank 1×20 latency p50 (ms)', ours: ms(ours, 50)!, torch: ms(torch, 50), digits: 1, better: 'lower' });
-    rows.push({ label: 'rank 1×20 latency p99 (ms)', ours: ms(ours, 99)!, torch: ms(torch, 99), digits: 1, better: 'lower' });
+    const ms = (p: number) => (r: WorkerResult) => (r.latencies ? percentile(r.latencies, p) * 1000 : undefined);
+    add('rank 1×20 latency p50 (ms)', ms(50), 1, 'lower');
+    add('rank 1×20 latency p99 (ms)', ms(99), 1, 'lower');
   } else {
-    const label = workload === 'predict' ? 'predict throughput (pairs/s)' : 'train throughput (pairs/s)';
-    const rate = (r: WorkerResult) => r.pairs / r.seconds;
-    rows.push({ label, ours: rate(ours), torch: torch && rate(torch), digits: 1, better: 'higher' });
+    add(workload === 'predict' ? 'predict throughput (pairs/s)' : 'train throughput (pairs/s)', (r) => r.pairs / r.seconds, 1, 'higher');
   }
-  const tokens = (r: WorkerResult) => work(shape, r).paddedTokens;
-  rows.push({ label: '  padded tokens run', ours: tokens(ours), torch: torch && tokens(torch), digits: 0, better: 'lower' });
-  rows.push({ label: '  matmul GFLOP/s', ours: gflops(ours), torch: torch && gflops(torch), digits: 1, better: 'higher' });
-  if (peak !== undefined) {
-    const share = (r: WorkerResult) => (100 * gflops(r) * 1e9) / peak;
-    rows.push({ label: '  % of sgemm peak', ours: share(ours), torch: torch && share(torch), digits: 1, better: 'higher' });
-  }
-  rows.push({ label: '  peak RSS (MiB)', ours: MiB(ours.maxRssKiB), torch: torch && MiB(torch.maxRssKiB), digits: 0, better: 'lower' });
-  const busy = (r: WorkerResult) => 100 * (r.interference ?? Number.NaN);
-  rows.push({ label: "  other processes' CPU (%)", ours: busy(ours), torch: torch && busy(torch), digits: 0, better: 'none' });
+  add('  padded tokens run', (r) => work(shape, r).paddedTokens, 0, 'lower');
+  add('  matmul GFLOP/s', gflops, 1, 'higher');
+  if (peak !== undefined) add('  % of sgemm peak', (r) => (100 * gflops(r) * 1e9) / peak, 1, 'higher');
+  add('  peak RSS (MiB)', (r) => MiB(r.maxRssKiB), 0, 'lower');
+  add("  other processes' CPU (%)", (r) => 100 * (r.interference ?? Number.NaN), 0, 'none');
   if (workload === 'train') {
     const growth = (r: WorkerResult) => {
       const rss = r.rssPerStepKiB ?? [];
       return rss.length > 5 ? MiB(rss[rss.length - 1] - rss[4]) : Number.NaN;
     };
-    rows.push({ label: '  RSS growth, step 5 → last (MiB)', ours: growth(ours), torch: torch && growth(torch), digits: 1, better: 'none' });
-    rows.push({ label: '  mean training loss', ours: ours.meanLoss ?? Number.NaN, torch: torch?.meanLoss, digits: 4, better: 'none' });
+    add('  RSS growth, step 5 → last (MiB)', growth, 1, 'none');
+    add('  mean training loss', (r) => r.meanLoss ?? Number.NaN, 4, 'none');
   }
   return rows;
 }
@@ -108,11 +112,26 @@ function table(header: string[], rows: string[][], text: readonly string[] = [he
   return [line(header), `|${rule}|`, ...rows.map(line)].join('\n');
 }
 
-const comparisonTable = (rows: Row[]) =>
-  table(
-    ['figure', 'ours', 'PyTorch', 'ratio'],
-    rows.map((row) => [row.label, fixed(row.ours, row.digits), fixed(row.torch, row.digits), ratio(row)]),
+/** The ONNX Runtime columns appear only when some row has an ONNX Runtime figure. */
+function comparisonTable(rows: Row[]): string {
+  if (!rows.some((row) => row.ort !== undefined)) {
+    return table(
+      ['figure', 'ours', 'PyTorch', 'ratio'],
+      rows.map((row) => [row.label, fixed(row.ours, row.digits), fixed(row.torch, row.digits), ratio(row, row.torch)]),
+    );
+  }
+  return table(
+    ['figure', 'ours', 'PyTorch', 'ONNX Runtime', 'vs PyTorch', 'vs ONNX Runtime'],
+    rows.map((row) => [
+      row.label,
+      fixed(row.ours, row.digits),
+      fixed(row.torch, row.digits),
+      fixed(row.ort, row.digits),
+      ratio(row, row.torch),
+      ratio(row, row.ort),
+    ]),
   );
+}
 
 function workloadTable(input: ReportInput): string {
   const runs = new Map(input.comparisons.map((c) => [c.workload, c.best.ours]));
@@ -143,8 +162,8 @@ function workloadTable(input: ReportInput): string {
     'GFLOP: matmuls (attention included, element-wise work not) over padded shapes; training counts 3 forwards per step. ' +
       '"whole": each batch as one forward. "as run": the forwards our predict cut each batch into (about 1024 padded tokens each ' +
       'unless TORCH_CROSSENCODER_FORWARD_TOKENS says otherwise), ' +
-      'recorded by our worker; the PyTorch side is given the same forwards and reports the shapes it ran, checked equal, ' +
-      'so both sides compute the same FLOPs and the GFLOP/s below count those.',
+      'recorded by our worker; the PyTorch and ONNX Runtime sides are given the same forwards and report the shapes they ran, checked equal, ' +
+      'so every side computes the same FLOPs and the GFLOP/s below count those.',
   ].join('\n');
   const header = ['workload', 'pairs', 'batches', 'tokens/pair', 'whole: padded tokens', 'padding', 'GFLOP', 'as run: forwards', 'padded tokens', 'padding', 'GFLOP'];
   return `${table(header, rows)}\n\n${note}`;
@@ -157,6 +176,7 @@ function trialsTable(comparisons: readonly Comparison[]): string {
     const sides: Array<[string, Trial[], WorkerResult | undefined, ThreadSetting | undefined]> = [
       ['ours', c.ours, c.best.ours, c.bestSetting.ours],
       ['PyTorch', c.torch, c.best.torch, c.bestSetting.torch],
+      ['ONNX Runtime', c.ort, c.best.ort, c.bestSetting.ort],
     ];
     for (const [side, trials, best, bestSetting] of sides) {
       for (const t of trials) {
@@ -182,10 +202,46 @@ function trialsTable(comparisons: readonly Comparison[]): string {
   return table(['workload', 'side', 'thread setting', 'figure', 'vs best', 'note'], rows, ['workload', 'side', 'thread setting', 'note']);
 }
 
-/** PyTorch at its best setting on whole batches of 32: what a Sentence Transformers user runs. */
+/** PyTorch (and ONNX Runtime) at its best setting on whole batches of 32: what a Sentence Transformers user runs. */
 function wholeBatchRows(c: Comparison, shape: ModelShape, peak: number | undefined): Row[] {
-  if (!c.torchWholeBatches) return [];
-  return rowsOf(c.workload, c.best.ours, c.torchWholeBatches, shape, peak).filter((row) => !row.label.includes('other processes'));
+  if (!c.torchWholeBatches && !c.ortWholeBatches) return [];
+  return rowsOf(c.workload, c.best.ours, c.torchWholeBatches, shape, peak, c.ortWholeBatches).filter((row) => !row.label.includes('other processes'));
+}
+
+const bestRows = (comparisons: readonly Comparison[], shape: ModelShape, peak: number | undefined) =>
+  comparisons.flatMap((c) => rowsOf(c.workload, c.best.ours, c.best.torch, shape, peak, c.best.ort));
+
+/** One figure of the --json output's ratios: > 1 means ours is better, as in the printed tables. */
+export interface RatioEntry {
+  figure: string;
+  ours: number;
+  pytorch?: number;
+  onnxRuntime?: number;
+  oursVsPytorch?: number;
+  oursVsOnnxRuntime?: number;
+  /** 'higher': ratio = ours / peer; 'lower': peer / ours; 'none': no ratio (a figure for context). */
+  better: Row['better'];
+}
+
+const ratioEntries = (rows: Row[]): RatioEntry[] =>
+  rows.map((row) => ({
+    figure: row.label.trim(),
+    ours: row.ours,
+    pytorch: row.torch,
+    onnxRuntime: row.ort,
+    oursVsPytorch: ratioValue(row, row.torch),
+    oursVsOnnxRuntime: ratioValue(row, row.ort),
+    better: row.better,
+  }));
+
+/** The ratios of the printed tables, for --json: each side at its best, and the whole-batch runs. */
+export function ratioTable(comparisons: readonly Comparison[], shape: ModelShape, peaks: Peaks | undefined) {
+  const peak = peakOf(peaks);
+  return comparisons.map((c) => ({
+    workload: c.workload,
+    atBest: ratioEntries(bestRows([c], shape, peak)),
+    wholeBatches: ratioEntries(wholeBatchRows(c, shape, peak)),
+  }));
 }
 
 export function formatReport(input: ReportInput): string {
@@ -193,7 +249,10 @@ export function formatReport(input: ReportInput): string {
   const peak = peakOf(input.peaks);
   out.push(`machine: ${input.machine}`);
   const first = input.comparisons[0]?.best;
-  if (first) out.push(`libtorch ${first.ours.torchVersion}, BLAS ${first.ours.blas}; PyTorch side: ${first.torch?.torchVersion ?? 'not run'}`);
+  const ortVersion = input.comparisons.find((c) => c.best.ort)?.best.ort?.torchVersion;
+  if (first) {
+    out.push(`libtorch ${first.ours.torchVersion}, BLAS ${first.ours.blas}; PyTorch side: ${first.torch?.torchVersion ?? 'not run'}; ONNX Runtime side: ${ortVersion ? `${ortVersion}, CPU execution provider, ${input.ortModel ?? 'float32'} model` : 'not run'}`);
+  }
   if (input.peaks) {
     const { size, oneThread, twoThreads } = input.peaks;
     out.push(
@@ -216,16 +275,17 @@ export function formatReport(input: ReportInput): string {
   out.push('### Each side at its best', '');
   for (const c of input.comparisons) {
     const torch = c.best.torch && c.bestSetting.torch ? `; PyTorch: ${settingText(c.bestSetting.torch, c.best.torch)}` : '';
-    out.push(`- ${c.workload}: ours: ${settingText(c.bestSetting.ours, c.best.ours)}${torch}`);
+    const ort = c.best.ort && c.bestSetting.ort ? `; ONNX Runtime: ${settingText(c.bestSetting.ort, c.best.ort)}` : '';
+    out.push(`- ${c.workload}: ours: ${settingText(c.bestSetting.ours, c.best.ours)}${torch}${ort}`);
   }
-  out.push('', comparisonTable(input.comparisons.flatMap((c) => rowsOf(c.workload, c.best.ours, c.best.torch, input.shape, peak))), '');
+  out.push('', comparisonTable(bestRows(input.comparisons, input.shape, peak)), '');
 
   const whole = input.comparisons.flatMap((c) => wholeBatchRows(c, input.shape, peak));
   if (whole.length > 0) {
     out.push(
-      `### PyTorch in whole batches of ${PREDICT_BATCH_SIZE}`,
+      `### Peers in whole batches of ${PREDICT_BATCH_SIZE}`,
       '',
-      `As Sentence Transformers runs predict: each batch one forward, at PyTorch's best setting above; ours as above.`,
+      `As Sentence Transformers runs predict: each batch one forward, at each peer's best setting above; ours as above.`,
       '',
       comparisonTable(whole),
       '',
@@ -238,10 +298,14 @@ export function formatReport(input: ReportInput): string {
     out.push(`### --matrix: ${setting}, both sides`, '', comparisonTable(rows.flatMap((m) => rowsOf(m.workload, m.ours, m.torch, input.shape, peak))), '');
   }
 
-  out.push('ratio: > 1 means ours is better: ours/PyTorch for throughput and FLOP/s, PyTorch/ours for latency, RSS and padded tokens.');
+  out.push(
+    'ratio (and "vs PyTorch", "vs ONNX Runtime"): > 1 means ours is better: ours/peer for throughput and FLOP/s, peer/ours for latency, RSS and padded tokens.' +
+      (ortVersion ? ' ONNX Runtime runs the model exported by bench/export_onnx.py (predict and rank only), tokenising on its side as ours does.' : '') +
+      (ortVersion && input.ortModel?.startsWith('int8') ? " Its encoder's matmuls are int8 there: its GFLOP/s rows count int8 multiply-adds as FLOPs." : ''),
+  );
   const all = [
-    ...input.comparisons.flatMap((c) => [...c.ours, ...c.torch].map((t) => t.result)),
-    ...input.comparisons.map((c) => c.torchWholeBatches),
+    ...input.comparisons.flatMap((c) => [...c.ours, ...c.torch, ...c.ort].map((t) => t.result)),
+    ...input.comparisons.flatMap((c) => [c.torchWholeBatches, c.ortWholeBatches]),
     ...input.matrix.flatMap((m) => [m.ours, m.torch]),
   ].filter((r): r is WorkerResult => r !== undefined);
   if (all.some((r) => (r.interference ?? 0) > 0.05)) {

@@ -1,29 +1,38 @@
 /**
  * `npm run bench`: our CrossEncoder against the plain PyTorch reference (test/reference, same
- * libtorch, same weights, same token ids), on the generated MiniLM-L6-shaped model and a seeded
+ * libtorch, same weights, same token ids), and for predict and rank against ONNX Runtime
+ * (onnxruntime-node on the same model exported to ONNX, bench/onnx-model.ts), on the generated
+ * MiniLM-L6-shaped model and a seeded
  * synthetic corpus. Every measurement runs in a fresh child process (its peak RSS is its own),
  * after a warm-up, one at a time. Each side runs each workload at each of its thread settings
  * (bench/settings.ts) and its best run is compared; PyTorch runs the forwards ours ran
  * (bench/forwards.ts), and once more in whole batches (bench/compare.ts).
  *
- *     npm run bench [-- --quick] [-- --matrix] [-- --no-python] [-- --workloads predict,rank]
+ *     npm run bench [-- --quick] [-- --matrix] [-- --no-python] [-- --no-ort] [-- --ort-quantized]
+ *                   [-- --workloads predict,rank]
  *                   [-- --repeat N] [-- --json FILE]
  *     npm run bench -- --serve [--quick] [--seconds N] [--json FILE]
  *
  * --quick      small sizes (a smoke test; the figures are not comparable with the full run)
  * --matrix     also every combination of intra-op threads {1,2} × OpenBLAS threads {1,2}, the
  *              same on both sides, and training with libgomp's default wait policy in PyTorch
- * --no-python  our side only (also the fallback when /usr/bin/python3 has no torch)
+ * --no-python  no PyTorch column (also the fallback when /usr/bin/python3 has no torch); ONNX
+ *              Runtime still runs (PyTorch, if present, is then used only to export its model)
+ * --no-ort     no ONNX Runtime column (also the fallback when onnxruntime-node is not installed)
+ * --ort-quantized  ONNX Runtime runs the model with the encoder's Linear layers dynamically
+ *              quantised to int8 (bench/onnx_quantize.py), instead of the float32 one
  * --repeat N   runs each measurement N times and keeps the best (for a shared, noisy machine)
  * --json FILE  writes every raw result there
  * --serve      the HTTP service instead (bench/serve.ts): `crossencoder serve` under 1, 8 and 32
  *              concurrent clients against the same requests through rank() in-process;
  *              --seconds N sets each run's length (default 30, 4 with --quick)
- * --prepare    writes the corpus, the PyTorch inputs and the bundled worker to bench/.cache and
- *              stops: for profiling one side by hand, e.g.
+ * --prepare    writes the corpus, the PyTorch inputs, the ONNX model and the bundled workers to
+ *              bench/.cache and stops: for profiling one side by hand, e.g.
  *              perf record -g node bench/.cache/worker.mjs predict bench/.cache/corpus-predict.json test/.models/minilm-l6
  *              OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 bench/torch_worker.py \
  *                predict bench/.cache/torch-predict.json bench/.cache/forwards-predict-whole.json
+ *              BENCH_ORT_INTRA_OP=1 node bench/.cache/ort-worker.mjs predict bench/.cache/corpus-predict.json \
+ *                test/.models/minilm-l6 bench/.cache/minilm-l6.onnx bench/.cache/forwards-predict-whole.json
  */
 // First, so that it captures the user's environment before lib/native.ts (imported below) fills
 // in thread variables: the workers must start from the user's.
@@ -39,11 +48,12 @@ import { compare, compareAt, type Comparison, type MatrixRow } from './compare.j
 import { buildCorpus, type BenchPair, type Corpus, type CorpusSizes, vocabularyWords } from './corpus.js';
 import { userThreadSettings, workerEnv } from './environment.js';
 import { wholeBatchPlan } from './forwards.js';
-import { CACHE, corpusFile, MODEL_DIR, MODELS, planFile, PYTHON, ROOT, torchFile, WORKER_BUNDLE } from './paths.js';
-import { formatReport } from './report.js';
+import { CACHE, corpusFile, MODEL_DIR, MODELS, ORT_WORKER_BUNDLE, planFile, PYTHON, ROOT, torchFile, WORKER_BUNDLE } from './paths.js';
+import { ensureOnnxModel } from './onnx-model.js';
+import { formatReport, ratioTable } from './report.js';
 import { runServeBench } from './serve.js';
-import { matrixSettings, oursSettings, torchSettings } from './settings.js';
-import { bundleWorker, type Peaks, sgemmPeaks } from './workers.js';
+import { matrixSettings, ortSettings, oursSettings, torchSettings } from './settings.js';
+import { bundleOrtWorker, bundleWorker, type Peaks, sgemmPeaks } from './workers.js';
 import {
   batchStats,
   type BatchStats,
@@ -75,6 +85,10 @@ interface Options {
   quick: boolean;
   matrix: boolean;
   python: boolean;
+  /** The ONNX Runtime column (predict and rank). */
+  ort: boolean;
+  /** ONNX Runtime on the int8 dynamically quantised model. */
+  ortQuantized: boolean;
   workloads: Workload[];
   json?: string;
   prepareOnly: boolean;
@@ -87,12 +101,14 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { quick: false, matrix: false, python: true, workloads: [...WORKLOADS], prepareOnly: false, repeat: 1, serve: false };
+  const options: Options = { quick: false, matrix: false, python: true, ort: true, ortQuantized: false, workloads: [...WORKLOADS], prepareOnly: false, repeat: 1, serve: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
     else if (arg === '--matrix') options.matrix = true;
     else if (arg === '--no-python') options.python = false;
+    else if (arg === '--no-ort') options.ort = false;
+    else if (arg === '--ort-quantized') options.ortQuantized = true;
     else if (arg === '--json') options.json = argv[++i];
     else if (arg === '--prepare') options.prepareOnly = true;
     else if (arg === '--serve') options.serve = true;
@@ -260,7 +276,7 @@ interface Measured {
   matrix: MatrixRow[];
 }
 
-async function measure(options: Options, plan: Plan, pythonReady: boolean, log: (line: string) => void): Promise<Measured> {
+async function measure(options: Options, plan: Plan, pythonReady: boolean, onnxModel: string | undefined, log: (line: string) => void): Promise<Measured> {
   const cores = os.availableParallelism();
   const comparisons: Comparison[] = [];
   for (const workload of options.workloads) {
@@ -269,6 +285,7 @@ async function measure(options: Options, plan: Plan, pythonReady: boolean, log: 
         oursSettings: oursSettings(cores, userThreadSettings()),
         torchSettings: torchSettings(cores, workload, options.matrix),
         python: pythonReady,
+        ort: onnxModel === undefined ? undefined : { settings: ortSettings(cores), model: onnxModel },
         repeat: options.repeat,
         scoringSpec: workload === 'train' ? undefined : plan.scoring[workload],
         log,
@@ -310,11 +327,21 @@ async function main(): Promise<void> {
   ensureModels(options.python ? torchMissing : pythonImportsTorch());
   if (torchMissing !== undefined) log(`PyTorch side skipped: ${torchMissing}`);
 
+  // Before prepare() and the bundles: a stale export is redone (with its logits check) first.
+  let onnxModel: string | undefined;
+  if (options.ort && options.workloads.some((w) => w !== 'train')) {
+    const onnx = await ensureOnnxModel(options.python ? torchMissing : pythonImportsTorch(), options.ortQuantized, log);
+    if ('skipped' in onnx) log(`ONNX Runtime side skipped: ${onnx.skipped}`);
+    else onnxModel = onnx.model;
+  }
+
   const sizes = options.quick ? QUICK : FULL;
   const plan = await prepare(sizes);
   await bundleWorker();
+  if (onnxModel !== undefined) await bundleOrtWorker();
   if (options.prepareOnly) {
-    log(`workload files and ${path.relative(ROOT, WORKER_BUNDLE)} written to ${path.relative(ROOT, CACHE)}`);
+    const bundles = [WORKER_BUNDLE, ...(onnxModel !== undefined ? [ORT_WORKER_BUNDLE] : [])].map((file) => path.relative(ROOT, file)).join(' and ');
+    log(`workload files and ${bundles} written to ${path.relative(ROOT, CACHE)}`);
     return;
   }
   let peaks: Peaks | undefined;
@@ -327,7 +354,7 @@ async function main(): Promise<void> {
       log(`PyTorch side skipped: ${torchMissing}`);
     }
   }
-  const { comparisons, matrix } = await measure(options, plan, torchMissing === undefined, log);
+  const { comparisons, matrix } = await measure(options, plan, torchMissing === undefined, onnxModel, log);
   if (peaks) {
     log('sgemm peak again (the best of both is kept)…');
     peaks = await sgemmPeaks(SGEMM_SIZE, peaks);
@@ -335,10 +362,13 @@ async function main(): Promise<void> {
   const loadAtEnd = loadAverage();
   const seconds = (performance.now() - started) / 1000;
 
-  console.log(formatReport({ machine: machine(), shape: plan.shape, sizes, stats: plan.stats, peaks, comparisons, matrix, quick: options.quick }));
+  const ortModel = onnxModel && (options.ortQuantized ? 'int8 dynamically quantised encoder (--ort-quantized)' : 'float32');
+  console.log(formatReport({ machine: machine(), shape: plan.shape, sizes, stats: plan.stats, peaks, comparisons, matrix, quick: options.quick, ortModel }));
   console.log(`load average (1, 5, 15 min): ${loadAtEnd} at the end; the run took ${seconds.toFixed(0)} s`);
   if (options.json) {
-    writeFileSync(options.json, JSON.stringify({ machine: machine(), load: loadAtEnd, sizes, stats: plan.stats, peaks, comparisons, matrix }, null, 2));
+    // ratios: every figure of the "at its best" table, ours / PyTorch and ours / ONNX Runtime.
+    const ratios = ratioTable(comparisons, plan.shape, peaks);
+    writeFileSync(options.json, JSON.stringify({ machine: machine(), load: loadAtEnd, sizes, stats: plan.stats, peaks, ortModel, comparisons, ratios, matrix }, null, 2));
   }
 }
 

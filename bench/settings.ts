@@ -58,6 +58,23 @@ export function torchSettings(cores: number, workload: Workload, thorough: boole
   return settings;
 }
 
+/**
+ * ONNX Runtime: intraOpNumThreads 1 and every core. Its intra-op pool spin-waits by default
+ * (session.intra_op.allow_spinning), the same hazard on 2 shared vCPUs as libgomp's policy, so
+ * every core is also tried without spinning. It has no OpenMP and its own GEMM (MLAS): the OMP
+ * and OpenBLAS variables do not apply.
+ */
+export function ortSettings(cores: number): ThreadSetting[] {
+  const setting = (intraOp: number, spinning: boolean): ThreadSetting => ({
+    name: `intraOpNumThreads ${intraOp}${intraOp > 1 ? (spinning ? ', spinning (default)' : ', allow_spinning 0') : ''}`,
+    env: { BENCH_ORT_INTRA_OP: String(intraOp), BENCH_ORT_SPINNING: spinning ? '1' : '0' },
+    expects: { intraOp, blas: 'MLAS', waitPolicy: spinning ? 'ORT spinning' : 'ORT no spinning' },
+  });
+  const settings = intraOpCounts(cores).map((n) => setting(n, true));
+  if (cores > 1) settings.push(setting(cores, false));
+  return settings;
+}
+
 /** Why a setting is not run: the worker already reported exactly these threads for an earlier one. */
 export function sameAs(setting: ThreadSetting, earlier: ReadonlyArray<{ setting: ThreadSetting; result?: WorkerResult }>): string | undefined {
   const { expects } = setting;

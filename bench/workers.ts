@@ -1,6 +1,7 @@
 /**
  * Running the benchmark's child processes: our worker (bench/worker.ts, bundled), the PyTorch
- * worker (bench/torch_worker.py) and the sgemm peak. Each measurement is a fresh process, so its
+ * worker (bench/torch_worker.py), the ONNX Runtime worker (bench/ort_worker.ts, bundled) and the
+ * sgemm peak. Each measurement is a fresh process, so its
  * peak RSS is its own and its thread variables are read by libgomp and OpenBLAS as they load.
  */
 import { spawn } from 'node:child_process';
@@ -9,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { workerEnv } from './environment.js';
-import { corpusFile, MODEL_DIR, planFile, PYTHON, ROOT, TORCH_WORKER, torchFile, WORKER_BUNDLE } from './paths.js';
+import { corpusFile, MODEL_DIR, ORT_WORKER_BUNDLE, planFile, PYTHON, ROOT, TORCH_WORKER, torchFile, WORKER_BUNDLE } from './paths.js';
 import type { ForwardPlan, Workload, WorkerResult } from './workloads.js';
 
 /**
@@ -25,6 +26,11 @@ export async function bundle(entry: string, outfile: string): Promise<void> {
 /** bench/worker.ts, bundled (see {@link bundle}). */
 export function bundleWorker(): Promise<void> {
   return bundle(path.join(ROOT, 'bench', 'worker.ts'), WORKER_BUNDLE);
+}
+
+/** bench/ort_worker.ts, bundled (onnxruntime-node stays external, loaded from node_modules). */
+export function bundleOrtWorker(): Promise<void> {
+  return bundle(path.join(ROOT, 'bench', 'ort_worker.ts'), ORT_WORKER_BUNDLE);
 }
 
 /** Runs a child to completion and parses the JSON object on the last line of its stdout. */
@@ -83,6 +89,13 @@ export function runTorch(workload: Workload, threads: Record<string, string>, pl
     args.push(file);
   }
   return runWorker(PYTHON, args, workerEnv(threads));
+}
+
+/** The ONNX Runtime side on `model` (predict and rank), cut into forwards as `plan` says (written to a file named after it). */
+export function runOrt(workload: 'predict' | 'rank', model: string, threads: Record<string, string>, plan: { name: string; forwards: ForwardPlan }): Promise<WorkerResult> {
+  const file = planFile(workload, plan.name);
+  writeFileSync(file, JSON.stringify(plan.forwards));
+  return runWorker(process.execPath, [ORT_WORKER_BUNDLE, workload, corpusFile(workload), MODEL_DIR, model, file], workerEnv(threads));
 }
 
 /** Best float32 torch.mm throughput (FLOP/s) of a size³ product. */

@@ -1,6 +1,6 @@
 /**
- * What each measured workload runs, shared by the orchestrator (bench/run.ts), the Node worker
- * (bench/worker.ts) and, through a JSON file, the PyTorch worker (bench/torch_worker.py): the
+ * What each measured workload runs, shared by the orchestrator (bench/run.ts), the Node workers
+ * (bench/worker.ts, bench/ort_worker.ts) and, through a JSON file, the PyTorch worker (bench/torch_worker.py): the
  * batches in the order the library forms them, their padded token counts and their FLOPs.
  */
 import type { PairEncoding } from '../lib/index.js';
@@ -137,7 +137,7 @@ export type CorpusSlice = Pick<Corpus, 'warmup'> & Partial<Pick<Corpus, 'predict
 
 /** What every worker prints (one JSON line) when it is done. */
 export interface WorkerResult {
-  side: 'ours' | 'pytorch';
+  side: 'ours' | 'pytorch' | 'onnxruntime';
   workload: Workload;
   /** Wall time of the measured part, seconds. */
   seconds: number;
