@@ -19,9 +19,15 @@ export function userThreadSettings(): Record<string, string> {
   return settings;
 }
 
+/** What every worker runs the model as (--int8: BENCH_DTYPE=int8, read by each worker). */
+let benchDtype: 'float32' | 'int8' = 'float32';
+export function useDtype(dtype: 'float32' | 'int8'): void {
+  benchDtype = dtype;
+}
+
 /** The user's environment without thread variables, plus `threads`. */
 export function workerEnv(threads: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...USER_ENV };
   for (const name of THREAD_VARIABLES) delete env[name];
-  return { ...env, ...threads };
+  return { ...env, ...threads, BENCH_DTYPE: benchDtype };
 }

@@ -8,7 +8,7 @@
  * (bench/settings.ts) and its best run is compared; PyTorch runs the forwards ours ran
  * (bench/forwards.ts), and once more in whole batches (bench/compare.ts).
  *
- *     npm run bench [-- --quick] [-- --matrix] [-- --no-python] [-- --no-ort] [-- --ort-quantized]
+ *     npm run bench [-- --quick] [-- --matrix] [-- --no-python] [-- --no-ort] [-- --ort-quantized] [-- --int8]
  *                   [-- --workloads predict,rank]
  *                   [-- --repeat N] [-- --json FILE]
  *     npm run bench -- --serve [--quick] [--seconds N] [--json FILE]
@@ -19,6 +19,8 @@
  * --no-python  no PyTorch column (also the fallback when /usr/bin/python3 has no torch); ONNX
  *              Runtime still runs (PyTorch, if present, is then used only to export its model)
  * --no-ort     no ONNX Runtime column (also the fallback when onnxruntime-node is not installed)
+ * --int8       every side in int8 (predict and rank only): ours with dtype 'int8', PyTorch with
+ *              quantize_dynamic(model, {nn.Linear}, qint8) on oneDNN, ONNX Runtime as --ort-quantized
  * --ort-quantized  ONNX Runtime runs the model with the encoder's Linear layers dynamically
  *              quantised to int8 (bench/onnx_quantize.py), instead of the float32 one
  * --repeat N   runs each measurement N times and keeps the best (for a shared, noisy machine)
@@ -46,7 +48,7 @@ import { epochBatches } from '../lib/internal.js';
 
 import { compare, compareAt, type Comparison, type MatrixRow } from './compare.js';
 import { buildCorpus, type BenchPair, type Corpus, type CorpusSizes, vocabularyWords } from './corpus.js';
-import { userThreadSettings, workerEnv } from './environment.js';
+import { userThreadSettings, useDtype, workerEnv } from './environment.js';
 import { wholeBatchPlan } from './forwards.js';
 import { CACHE, corpusFile, MODEL_DIR, MODELS, ORT_WORKER_BUNDLE, planFile, PYTHON, ROOT, torchFile, WORKER_BUNDLE } from './paths.js';
 import { ensureOnnxModel } from './onnx-model.js';
@@ -89,6 +91,7 @@ interface Options {
   ort: boolean;
   /** ONNX Runtime on the int8 dynamically quantised model. */
   ortQuantized: boolean;
+  int8: boolean;
   workloads: Workload[];
   json?: string;
   prepareOnly: boolean;
@@ -101,7 +104,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { quick: false, matrix: false, python: true, ort: true, ortQuantized: false, workloads: [...WORKLOADS], prepareOnly: false, repeat: 1, serve: false };
+  const options: Options = { quick: false, matrix: false, python: true, ort: true, ortQuantized: false, int8: false, workloads: [...WORKLOADS], prepareOnly: false, repeat: 1, serve: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
@@ -109,6 +112,11 @@ function parseOptions(argv: string[]): Options {
     else if (arg === '--no-python') options.python = false;
     else if (arg === '--no-ort') options.ort = false;
     else if (arg === '--ort-quantized') options.ortQuantized = true;
+    else if (arg === '--int8') {
+      // Every side int8: ours dtype 'int8', PyTorch quantize_dynamic, ONNX Runtime's int8 model.
+      options.int8 = true;
+      options.ortQuantized = true;
+    }
     else if (arg === '--json') options.json = argv[++i];
     else if (arg === '--prepare') options.prepareOnly = true;
     else if (arg === '--serve') options.serve = true;
@@ -312,6 +320,10 @@ const loadAverage = () => os.loadavg().map((load) => load.toFixed(2)).join(' ');
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.int8) {
+    if (options.workloads.includes('train')) throw new Error('--int8 is inference only: add --workloads predict,rank');
+    useDtype('int8');
+  }
   const started = performance.now();
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`machine: ${machine()}`);

@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   }
   const corpus = JSON.parse(await readFile(corpusFile, 'utf8')) as CorpusSlice;
   observeNativeBatches((_kind, batchSize, seqLength) => void recorded.push([batchSize, seqLength]));
-  const model = await CrossEncoder.fromPretrained(modelDir);
+  const model = await CrossEncoder.fromPretrained(modelDir, { dtype: process.env.BENCH_DTYPE === 'int8' ? 'int8' : 'float32' });
   const measured = await RUNS[workload as Workload](model, corpus);
   const info = nativeInfo();
   const result: WorkerResult = {

@@ -45,6 +45,7 @@ const TRAINING_ARGUMENT_KINDS: { readonly [K in TrainingKey]-?: TrainingKind<Cro
   seed: 'integer',
   dataloaderDropLast: 'boolean',
   multiDatasetBatchSampler: MULTI_DATASET_BATCH_SAMPLERS,
+  groupByLength: 'boolean',
   loggingSteps: 'integer',
   loggingFirstStep: 'boolean',
   saveStrategy: INTERVAL_STRATEGIES,

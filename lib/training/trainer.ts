@@ -43,6 +43,7 @@ import {
 import { LoggingCallback } from './logging-callback.js';
 import { type CrossEncoderLoss, defaultLoss } from './losses/index.js';
 import { type Distributed, isWorldProcessZero, processGroup, shardBatches, shardLength } from './distributed.js';
+import { lengthGroupedBatches } from './length-grouped-sampler.js';
 import { ModelCardCallback } from './model-card-callback.js';
 import { ProgressCallback } from './progress-callback.js';
 import { batchesPerEpoch, epochBatches, multiDatasetBatchesPerEpoch, multiDatasetEpochBatches } from './sampler.js';
@@ -160,6 +161,8 @@ export class CrossEncoderTrainer {
 
   private readonly stopOnNonFiniteLoss: boolean;
   #training = false;
+  /** Each training row's token count, for groupByLength (tokenising every row once). */
+  #lengths: number[] | undefined;
   private readonly control: TrainerControl = { shouldTrainingStop: false, shouldSave: false, shouldEvaluate: false, shouldLog: false };
   /** The native optimiser state of the current run (created by train, or by a lone evaluate). */
   private nativeTrainer: NativeTrainer | undefined;
@@ -192,6 +195,9 @@ export class CrossEncoderTrainer {
     this.losses = distinctLosses([...train, ...(this.evalDatasets ?? [])]);
     this.trainDataset = new TrainingRows(train, train.map((d) => this.losses.indexOf(d.loss)));
     this.loss = train[0].loss;
+    if (this.args.groupByLength && this.trainDataset.isMulti) {
+      throw new InvalidArgumentError('groupByLength takes one training dataset; with datasets by name, batches come from multiDatasetBatchSampler');
+    }
     checkEvaluationPlan(this.args, this.evalDatasets?.map((d) => (d.name === undefined ? 'eval_loss' : `eval_${d.name}_loss`)), this.evaluators, model.numLabels);
     checkDirectoryCreatable(this.args.outputDir, 'the output directory (outputDir)');
     // As transformers: the default callbacks first, so that user callbacks see their work done.
@@ -405,9 +411,12 @@ export class CrossEncoderTrainer {
   private epochBatches(epoch: number): Promise<number[][]> {
     const { args, trainDataset: rows } = this;
     const { perDeviceTrainBatchSize: size, seed, dataloaderDropLast: dropLast } = args;
-    return rows.isMulti
-      ? multiDatasetEpochBatches(rows.sizes, size, seed, epoch, dropLast, args.multiDatasetBatchSampler)
-      : epochBatches(rows.length, size, seed, epoch, dropLast);
+    if (rows.isMulti) return multiDatasetEpochBatches(rows.sizes, size, seed, epoch, dropLast, args.multiDatasetBatchSampler);
+    if (args.groupByLength) {
+      this.#lengths ??= rows.datasets[0].samples.lengths();
+      return lengthGroupedBatches(this.#lengths, size, size * args.gradientAccumulationSteps, seed, epoch, dropLast);
+    }
+    return epochBatches(rows.length, size, seed, epoch, dropLast);
   }
 
   /** Mean loss over an eval set, weighted by batch size (transformers' evaluation loop). */

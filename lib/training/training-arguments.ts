@@ -56,6 +56,12 @@ export interface CrossEncoderTrainingArguments {
    * larger datasets more often; `round_robin` one batch of each in turn until the smallest runs out.
    */
   multiDatasetBatchSampler?: MultiDatasetBatchSampler;
+  /**
+   * Batches of rows of similar token length (transformers' `group_by_length`, its
+   * LengthGroupedSampler): far less padding, hence faster steps; still seeded per epoch.
+   * Default false.
+   */
+  groupByLength?: boolean;
   /** Log every N steps. Default 500. */
   loggingSteps?: number;
   /** Also log the first step. Default false. */
@@ -106,6 +112,7 @@ const DEFAULTS: ResolvedTrainingArguments = {
   seed: 42,
   dataloaderDropLast: false,
   multiDatasetBatchSampler: 'proportional',
+  groupByLength: false,
   loggingSteps: 500,
   loggingFirstStep: false,
   saveStrategy: 'steps',

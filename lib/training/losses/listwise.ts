@@ -11,7 +11,7 @@ import type { CrossEncoder } from '../../model/cross-encoder.js';
 import type { NativeLossBatch } from '../../native.js';
 import type { PairEncoding } from '../../tokenizer/tokenizer.js';
 
-import { collate, columnsFor, describeValue, encode, expectNumber, expectString, type LossSamples } from './loss.js';
+import { collate, columnsFor, describeValue, encode, expectNumber, expectString, type LossSamples, rowLengths } from './loss.js';
 
 export function listwiseSamples(loss: string, model: CrossEncoder, input: PairInput | ColumnDataset, miniBatchSize: number | null): LossSamples {
   const dataset = columnsFor(loss, input, '(query, docs: string[]) and a label column (labels: number[], one per document)', 2, {
@@ -33,14 +33,16 @@ export function listwiseSamples(loss: string, model: CrossEncoder, input: PairIn
     return { query, docs: docs as string[], labels: labels.map((l) => expectNumber(dataset, i, l, `"${dataset.labelColumn}"`)) };
   });
   const encodings = new Map<number, PairEncoding[]>();
+  const pairsOf = (i: number) => {
+    let e = encodings.get(i);
+    if (!e) encodings.set(i, (e = rows[i].docs.map((doc) => encode(model, rows[i].query, doc))));
+    return e;
+  };
   return {
     length: rows.length,
+    lengths: () => rowLengths(rows.length, pairsOf),
     batch(batchRows: readonly number[]): NativeLossBatch {
-      const pairs = batchRows.flatMap((i) => {
-        let e = encodings.get(i);
-        if (!e) encodings.set(i, (e = rows[i].docs.map((doc) => encode(model, rows[i].query, doc))));
-        return e;
-      });
+      const pairs = batchRows.flatMap(pairsOf);
       const size = miniBatchSize ?? batchRows.length;
       const chunks = [];
       for (let start = 0; start < pairs.length; start += size) chunks.push(collate(model, pairs.slice(start, start + size)));

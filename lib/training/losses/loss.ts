@@ -16,6 +16,16 @@ export interface LossSamples {
   readonly length: number;
   /** @internal The native micro-batch of these rows. */
   batch(rows: readonly number[]): NativeLabelledBatch | NativeLossBatch;
+  /**
+   * Each row's length in tokens, for `groupByLength` (transformers uses each row's `input_ids`
+   * length): its pair's, or the longest of its pairs for rows of several documents.
+   */
+  lengths(): number[];
+}
+
+/** The token count of each row: the longest of the pairs `pairsOf(row)` encodes. */
+export function rowLengths(count: number, pairsOf: (row: number) => readonly PairEncoding[]): number[] {
+  return Array.from({ length: count }, (_, i) => pairsOf(i).reduce((longest, e) => Math.max(longest, e.inputIds.length), 0));
 }
 
 /** What every loss gives the trainer. */

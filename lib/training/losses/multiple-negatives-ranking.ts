@@ -26,6 +26,7 @@ import {
   expectString,
   type LossSamples,
   requireOneLabel,
+  rowLengths,
 } from './loss.js';
 
 /** Options of {@link MultipleNegativesRankingLoss}. */
@@ -53,6 +54,8 @@ function mnrlSamples(loss: string, model: CrossEncoder, input: PairInput | Colum
   const texts = Array.from({ length: dataset.length }, (_, i) => dataset.inputColumns.map((_, c) => expectString(dataset, i, c)));
   return {
     length: dataset.length,
+    // The row's own pairs (its query with its positive and hard negatives); in-batch ones vary.
+    lengths: () => rowLengths(dataset.length, (i) => texts[i].slice(1).map((doc) => encode(model, texts[i][0], doc))),
     batch(rows: readonly number[]): NativeLossBatch {
       const b = rows.length;
       // Pair (query i, candidate j) at i * B * C + j; candidate j is column 1 + j / B of row j % B.

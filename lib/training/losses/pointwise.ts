@@ -23,6 +23,7 @@ import {
   expectString,
   type LossSamples,
   requireOneLabel,
+  rowLengths,
 } from './loss.js';
 
 /** (query, document, label) rows, encoded once each. */
@@ -41,8 +42,16 @@ class PairSamples implements LossSamples {
   }
 
   batch(rows: readonly number[]): NativeLabelledBatch {
-    const encodings = rows.map((i) => (this.#encodings[i] ??= encode(this.model, this.rows[i].query, this.rows[i].document)));
+    const encodings = rows.map((i) => this.encoding(i));
     return { ...collate(this.model, encodings), labels: Float32Array.from(rows, (i) => this.rows[i].label) };
+  }
+
+  lengths(): number[] {
+    return rowLengths(this.rows.length, (i) => [this.encoding(i)]);
+  }
+
+  private encoding(i: number): PairEncoding {
+    return (this.#encodings[i] ??= encode(this.model, this.rows[i].query, this.rows[i].document));
   }
 }
 
@@ -217,14 +226,16 @@ export class MarginMSELoss implements CrossEncoderLoss {
     });
     const model = this.model;
     const encodings = new Map<number, PairEncoding[]>();
+    const pairsOf = (i: number) => {
+      let e = encodings.get(i);
+      if (!e) encodings.set(i, (e = texts[i].slice(1).map((doc) => encode(model, texts[i][0], doc))));
+      return e;
+    };
     return {
       length: dataset.length,
+      lengths: () => rowLengths(dataset.length, pairsOf),
       batch(rows: readonly number[]): NativeLossBatch {
-        const encoded = rows.map((i) => {
-          let e = encodings.get(i);
-          if (!e) encodings.set(i, (e = texts[i].slice(1).map((doc) => encode(model, texts[i][0], doc))));
-          return e;
-        });
+        const encoded = rows.map(pairsOf);
         const chunks = Array.from({ length: negatives + 1 }, (_, c) => collate(model, encoded.map((e) => e[c])));
         return { chunks, rows: rows.length, labels: Float32Array.from(rows.flatMap((i) => labels[i])), labelColumns: width! };
       },
