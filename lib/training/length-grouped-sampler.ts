@@ -7,8 +7,11 @@
  * the DataLoader then cuts consecutive batches. transformers gives the sampler
  * `train_batch_size × gradient_accumulation_steps` as its batch size (the megabatch arithmetic)
  * and the generator it shuffles with is, here, `torch.Generator().manual_seed(seed + epoch)`, the
- * seeding of the default sampler (sampler.ts): the same flag in Python
- * (test/reference/length_grouped.py) draws the same batches.
+ * seeding of the default sampler (sampler.ts), where transformers passes none:
+ * test/reference/length_grouped.py, transformers' function with that generator, draws the same
+ * batches. Sentence Transformers' trainer ignores `group_by_length` (it always builds its own
+ * batch sampler): this is transformers' feature, beyond Sentence Transformers' parity. The
+ * evaluation order is not grouped.
  */
 import { randperm } from '../native.js';
 
