@@ -2,8 +2,10 @@
  * The environment as the user started the benchmark, captured before anything loads the addon:
  * lib/native.ts fills in thread variables (OMP_WAIT_POLICY, …) when it is imported, and the
  * workers must start from the user's environment, not from ours. bench/run.ts imports this
- * module first.
+ * module first (paths.ts, which it imports, loads nothing).
  */
+import { ORT_DIR } from './paths.js';
+
 export const USER_ENV: Readonly<NodeJS.ProcessEnv> = { ...process.env };
 
 /** Variables that decide libgomp's and OpenBLAS's threads. */
@@ -29,5 +31,6 @@ export function useDtype(dtype: 'float32' | 'int8'): void {
 export function workerEnv(threads: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...USER_ENV };
   for (const name of THREAD_VARIABLES) delete env[name];
-  return { ...env, ...threads, BENCH_DTYPE: benchDtype };
+  // The bundled workers run from bench/.cache and cannot derive the repository's paths themselves.
+  return { ...env, ...threads, BENCH_DTYPE: benchDtype, BENCH_ORT_DIR: ORT_DIR };
 }

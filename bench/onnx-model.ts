@@ -10,7 +10,7 @@
  * run in PyTorch, with a looser bound (rounding ties of the activations' quantisation differ and
  * compound over the layers), and its distance from the float model's is printed: what int8 costs.
  *
- * onnxruntime-node is the benchmark's own dependency (bench/package.json, installed on first use);
+ * onnxruntime-node is the benchmark's own dependency (bench/ort/package.json, installed on first use);
  * when it cannot be installed or loaded, the ONNX Runtime column is skipped with the reason, not
  * the whole run.
  */
@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 import { workerEnv } from './environment.js';
-import { BENCH_DIR, EXPORT_SCRIPT, MODEL_DIR, onnxFiles, PYTHON } from './paths.js';
+import { EXPORT_SCRIPT, MODEL_DIR, onnxFiles, ORT_DIR, PYTHON } from './paths.js';
 
 export type Ort = typeof import('onnxruntime-node');
 
@@ -30,14 +30,14 @@ const MAX_ABS_DIFF = 1e-4;
 /** The int8 model against PyTorch running the same int8 arithmetic: ~1e-2 here; a wrong graph is off by ~1. */
 const MAX_ABS_DIFF_INT8 = 0.1;
 
-/** onnxruntime-node, from bench/node_modules (bench/package.json; the caller's module decides where). */
-export function loadOrt(from: string): Ort {
-  return createRequire(from)('onnxruntime-node') as Ort;
+/** onnxruntime-node, from bench/ort/node_modules (bench/ort/package.json). */
+export function loadOrt(): Ort {
+  return createRequire(path.join(process.env.BENCH_ORT_DIR ?? ORT_DIR, 'package.json'))('onnxruntime-node') as Ort;
 }
 
 /**
  * Why onnxruntime-node cannot be used, or undefined when it loads. It is the benchmark's own
- * dependency (bench/package.json), installed into bench/node_modules on first use rather than by
+ * dependency (bench/ort/package.json), installed into bench/ort/node_modules on first use rather than by
  * the package's `npm install`: its postinstall downloads CUDA binaries from a host a user may not
  * reach, and skipping it (ONNXRUNTIME_NODE_INSTALL=skip) is only ours to ask here. The CPU binary
  * the benchmark uses ships in its tarball.
@@ -45,21 +45,21 @@ export function loadOrt(from: string): Ort {
 export function ortMissing(): string | undefined {
   const load = () => {
     try {
-      loadOrt(import.meta.url);
+      loadOrt();
       return undefined;
     } catch (error) {
       return (error as Error).message.split('\n')[0];
     }
   };
   if (load() === undefined) return undefined;
-  console.error('bench: installing onnxruntime-node into bench/node_modules (npm install --prefix bench)…');
-  const npm = spawnSync('npm', ['install', '--prefix', BENCH_DIR, '--no-audit', '--no-fund', '--no-package-lock'], {
+  console.error('bench: installing onnxruntime-node into bench/ort/node_modules (npm install --prefix bench/ort)…');
+  const npm = spawnSync('npm', ['install', '--prefix', ORT_DIR, '--no-audit', '--no-fund', '--no-package-lock'], {
     env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const message = load();
   if (message === undefined) return undefined;
-  return `onnxruntime-node does not load (${message}; npm install --prefix bench exited ${npm.status})`;
+  return `onnxruntime-node does not load (${message}; npm install --prefix bench/ort exited ${npm.status})`;
 }
 
 /** What the export depends on: a new hash means a new export. */
@@ -131,7 +131,7 @@ export async function ensureOnnxModel(
   const args = [EXPORT_SCRIPT, ...(quantized ? ['--quantize'] : []), MODEL_DIR, files.model, files.check];
   const result = spawnSync(PYTHON, args, { encoding: 'utf8', env: workerEnv({ OMP_WAIT_POLICY: 'PASSIVE' }) });
   if (result.status !== 0) return { skipped: `export_onnx.py failed (status ${result.status}): ${result.stderr.trim().slice(-1000)}` };
-  const checked = await checkExport(loadOrt(import.meta.url), files);
+  const checked = await checkExport(loadOrt(), files);
   const bound = quantized ? MAX_ABS_DIFF_INT8 : MAX_ABS_DIFF;
   const against = quantized ? 'the same int8 arithmetic in PyTorch' : `PyTorch ${checked.torchVersion}`;
   const fromFloat = quantized ? `; from the float model's logits: ${checked.maxAbsDiffFromFloat?.toExponential(2)}` : '';

@@ -21,7 +21,7 @@ import { CrossEncoderTokenizer, type PairEncoding } from '../lib/tokenizer/token
 import { loadOrt } from './onnx-model.js';
 import { type CorpusSlice, type ForwardPlan, RANK_WARMUP_REPEATS, type Shape, type WorkerResult } from './workloads.js';
 
-const ort = loadOrt(import.meta.url);
+const ort = loadOrt();
 type Session = Awaited<ReturnType<typeof ort.InferenceSession.create>>;
 
 const seconds = (start: number): number => (performance.now() - start) / 1000;

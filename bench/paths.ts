@@ -7,6 +7,8 @@ import type { Workload } from './workloads.js';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BENCH_DIR = path.join(ROOT, 'bench');
 export const CACHE = path.join(BENCH_DIR, '.cache');
+/** The benchmark's own ONNX Runtime install (bench/ort/package.json). */
+export const ORT_DIR = path.join(BENCH_DIR, 'ort');
 export const MODELS = path.join(ROOT, 'test', '.models');
 export const MODEL_DIR = path.join(MODELS, 'minilm-l6');
 export const PYTHON = '/usr/bin/python3';

@@ -14,7 +14,7 @@
  *     denominators, MarginMSE on raw scores, MNRL's scale off by 1, ADRMSE's ties ranked by
  *     argsort) must fail (a).
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -42,7 +42,7 @@ import {
 import { mulberry32 } from '../lib/datasets.js';
 import { type NativeLossBatch, type NativeLossOptions, probeLoss } from '../lib/native.js';
 
-import { testModel } from './helpers/models.js';
+import { copyWithoutDropout } from './helpers/models.js';
 import { runPythonJson } from './helpers/python.js';
 import { readSafetensorsF32 } from './helpers/safetensors.js';
 import { checkedSpread, F32_EPSILON, FLOOR_ULPS, K, largestChange, parityMismatches, type Reference, type ReferenceRun } from './helpers/training-parity.js';
@@ -273,12 +273,7 @@ let runs: Promise<Record<string, Reference[]>>;
 
 beforeAll(async () => {
   workDir = await mkdtemp(path.join(os.tmpdir(), 'loss-parity-'));
-  modelDir = path.join(workDir, 'tiny');
-  await cp(testModel('tiny'), modelDir, { recursive: true });
-  const configFile = path.join(modelDir, 'config.json');
-  const config = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
-  Object.assign(config, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
-  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  modelDir = await copyWithoutDropout('tiny', path.join(workDir, 'tiny'));
 
   const probes = PROBES.flatMap((p) => [referenceProbe(p, 'float32'), referenceProbe(p, 'float64')]);
   const mutatedProbes = PROBE_MUTATIONS.map((m) => referenceProbe(PROBES[m.probe], 'float32', m.mutation));

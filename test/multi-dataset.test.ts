@@ -8,7 +8,7 @@
  *     (st_losses.py) step for step, within PyTorch's own spread (see loss-parity.test.ts);
  * (c) eval datasets by name report eval_{name}_loss; mismatched dicts are clear errors.
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -27,7 +27,7 @@ import {
 } from '../lib/index.js';
 import { multiDatasetEpochBatches } from '../lib/training/sampler.js';
 
-import { testModel } from './helpers/models.js';
+import { copyWithoutDropout } from './helpers/models.js';
 import { runPythonJson } from './helpers/python.js';
 import { readSafetensorsF32 } from './helpers/safetensors.js';
 import { checkedSpread, largestChange, parityMismatches, type Reference, type ReferenceRun } from './helpers/training-parity.js';
@@ -142,12 +142,7 @@ let runs: Promise<Record<string, Reference[]>>;
 
 beforeAll(async () => {
   workDir = await mkdtemp(path.join(os.tmpdir(), 'multi-dataset-'));
-  modelDir = path.join(workDir, 'tiny');
-  await cp(testModel('tiny'), modelDir, { recursive: true });
-  const configFile = path.join(modelDir, 'config.json');
-  const config = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
-  Object.assign(config, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
-  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  modelDir = await copyWithoutDropout('tiny', path.join(workDir, 'tiny'));
 
   const model = await CrossEncoder.fromPretrained(modelDir);
   const requests = Object.entries(CASES).flatMap(([name, c]) => {

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -238,4 +239,14 @@ export function padBatch(encoding: Pick<RustEncoding, 'input_ids' | 'token_type_
     token_type_ids: encoding.token_type_ids.map((row) => pad(row, 0)),
     attention_mask: encoding.attention_mask.map((row) => pad(row, 0)),
   };
+}
+
+/** A copy of test model `name` in `dir` with every dropout off (training runs compared step for step). */
+export async function copyWithoutDropout(name: TestModelName, dir: string): Promise<string> {
+  await cp(testModel(name), dir, { recursive: true });
+  const configFile = path.join(dir, 'config.json');
+  const config = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
+  Object.assign(config, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  return dir;
 }
