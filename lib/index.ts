@@ -58,6 +58,7 @@ export {
   RankNetLoss,
 } from './training/losses/index.js';
 export type {
+  ActivatedMSELoss,
   ActivationFn,
   ADRMSELossOptions,
   CachedMultipleNegativesRankingLossOptions,

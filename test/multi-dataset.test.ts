@@ -23,14 +23,13 @@ import {
   InvalidArgumentError,
   LambdaLoss,
   MultipleNegativesRankingLoss,
-  type StepOutput,
 } from '../lib/index.js';
 import { multiDatasetEpochBatches } from '../lib/training/sampler.js';
 
 import { copyWithoutDropout } from './helpers/models.js';
 import { runPythonJson } from './helpers/python.js';
 import { readSafetensorsF32 } from './helpers/safetensors.js';
-import { checkedSpread, largestChange, parityMismatches, type Reference, type ReferenceRun } from './helpers/training-parity.js';
+import { checkedSpread, largestChange, parityMismatches, type Reference, type ReferenceRun, trainRecorded } from './helpers/training-parity.js';
 
 const TIMEOUT = 120_000;
 
@@ -171,28 +170,25 @@ describe('(b) a 10-step run over two datasets matches PyTorch step for step (tin
   for (const [name, c] of Object.entries(CASES)) {
     it(c.title, async () => {
       const model = await CrossEncoder.fromPretrained(modelDir);
-      const steps: StepOutput[] = [];
-      const trainer = new CrossEncoderTrainer({
+      const ours = await trainRecorded(
         model,
-        loss: c.losses(model),
-        trainDataset: c.datasets,
-        args: { ...ARGS, multiDatasetBatchSampler: c.sampler, outputDir: path.join(workDir, name), saveStrategy: 'no', disableTqdm: true },
-        callbacks: [{ onStepEnd: (e) => void steps.push(e.step) }],
-      });
-      const output = await trainer.train();
-      const saved = path.join(workDir, `${name}-ts`);
-      await model.savePretrained(saved);
-      const weights = await readSafetensorsF32(path.join(saved, 'model.safetensors'));
+        {
+          loss: c.losses(model),
+          trainDataset: c.datasets,
+          args: { ...ARGS, multiDatasetBatchSampler: c.sampler, outputDir: path.join(workDir, name), saveStrategy: 'no', disableTqdm: true },
+        },
+        path.join(workDir, `${name}-ts`),
+      );
       const [plain, ...variants] = (await runs)[name];
       const spread = checkedSpread(plain, variants);
       const initial = await readSafetensorsF32(path.join(modelDir, 'model.safetensors'));
       expect(largestChange(initial, plain.weights)).toBeGreaterThan(1e-3);
-      expect(output.globalStep).toBe(10);
+      expect(ours.globalStep).toBe(10);
       // Both datasets were trained on (global row indices of the second start after the first).
       const firstSize = Object.values(c.datasets)[0].length;
-      const rows = steps.flatMap((s) => s.batchIndices.flat());
+      const rows = ours.steps.flatMap((s) => s.batchIndices.flat());
       expect(rows.some((r) => r < firstSize) && rows.some((r) => r >= firstSize)).toBe(true);
-      expect(parityMismatches({ steps, trainingLoss: output.trainingLoss, weights }, plain, spread)).toEqual({ steps: [], weights: [] });
+      expect(parityMismatches(ours.run, plain, spread)).toEqual({ steps: [], weights: [] });
     }, TIMEOUT);
   }
 });

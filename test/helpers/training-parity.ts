@@ -2,11 +2,13 @@
  * The comparison of a training run with PyTorch's, under PyTorch's own measured spread (see
  * test/training-parity.test.ts for why): shared by the training and loss parity tests.
  */
+import path from 'node:path';
+
 import { expect } from 'vitest';
 
-import type { StepOutput } from '../../lib/index.js';
+import { CrossEncoder, CrossEncoderTrainer, type CrossEncoderTrainerOptions, type StepOutput } from '../../lib/index.js';
 
-import type { F32Tensor } from './safetensors.js';
+import { type F32Tensor, readSafetensorsF32 } from './safetensors.js';
 
 /**
  * Multiple of PyTorch's own spread allowed. Measured on this machine (2 vCPUs, Xeon): our worst
@@ -205,4 +207,20 @@ export function checkedSpread(plain: Reference, variants: readonly Reference[]):
   const { spread, problems } = spreadOf(plain, variants);
   expect(problems, 'the variants must compute what the plain run computes').toEqual([]);
   return spread;
+}
+
+/**
+ * Trains `model` with `options` (a callback records every step), saves it to `savedDir` and
+ * reads its weights back: our side of a step-for-step comparison.
+ */
+export async function trainRecorded(
+  model: CrossEncoder,
+  options: Omit<CrossEncoderTrainerOptions, 'model' | 'callbacks'>,
+  savedDir: string,
+): Promise<{ steps: StepOutput[]; globalStep: number; run: TsRun }> {
+  const steps: StepOutput[] = [];
+  const output = await new CrossEncoderTrainer({ ...options, model, callbacks: [{ onStepEnd: (e) => void steps.push(e.step) }] }).train();
+  await model.savePretrained(savedDir);
+  const weights = await readSafetensorsF32(path.join(savedDir, 'model.safetensors'));
+  return { steps, globalStep: output.globalStep, run: { steps, trainingLoss: output.trainingLoss, weights } };
 }

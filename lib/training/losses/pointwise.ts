@@ -138,20 +138,22 @@ export interface MSELossOptions {
   activationFn?: ActivationFn;
 }
 
-/**
- * Mean squared error between the activated logit and a target score (distillation from a
- * teacher's scores). Rows `{ query, passage, score }`: two text columns and a label column.
- */
-export class MSELoss implements CrossEncoderLoss {
-  readonly name = 'MSELoss';
+/** What MSELoss and MarginMSELoss share: one label, ST's `activation_fn`, one native loss name. */
+export abstract class ActivatedMSELoss implements CrossEncoderLoss {
+  abstract readonly name: string;
   readonly model: CrossEncoder;
   readonly activationFn: ActivationFn;
 
-  constructor(model: CrossEncoder, options: MSELossOptions = {}) {
-    requireOneLabel(this.name, model);
-    const o = checkOptions(this.name, options, ['activationFn']);
+  constructor(
+    name: string,
+    private readonly nativeName: string,
+    model: CrossEncoder,
+    options: MSELossOptions,
+  ) {
+    requireOneLabel(name, model);
+    const o = checkOptions(name, options, ['activationFn']);
     this.model = model;
-    this.activationFn = checkActivation(this.name, o.activationFn, 'identity')!;
+    this.activationFn = checkActivation(name, o.activationFn, 'identity')!;
   }
 
   get parameters(): Record<string, unknown> {
@@ -159,7 +161,21 @@ export class MSELoss implements CrossEncoderLoss {
   }
 
   nativeOptions() {
-    return { loss: 'mse', lossOptions: { activationFn: this.activationFn } };
+    return { loss: this.nativeName, lossOptions: { activationFn: this.activationFn } };
+  }
+
+  abstract prepare(input: PairInput | ColumnDataset): LossSamples;
+}
+
+/**
+ * Mean squared error between the activated logit and a target score (distillation from a
+ * teacher's scores). Rows `{ query, passage, score }`: two text columns and a label column.
+ */
+export class MSELoss extends ActivatedMSELoss {
+  readonly name = 'MSELoss';
+
+  constructor(model: CrossEncoder, options: MSELossOptions = {}) {
+    super('MSELoss', 'mse', model, options);
   }
 
   prepare(input: PairInput | ColumnDataset): LossSamples {
@@ -179,24 +195,11 @@ export class MSELoss implements CrossEncoderLoss {
  * `{ query, positive, negative_1, …, negative_n, scores }` with `scores` the n margins or the
  * n + 1 scores `[positive, negative_1, …]` (then the margins are taken as ST takes them).
  */
-export class MarginMSELoss implements CrossEncoderLoss {
+export class MarginMSELoss extends ActivatedMSELoss {
   readonly name = 'MarginMSELoss';
-  readonly model: CrossEncoder;
-  readonly activationFn: ActivationFn;
 
   constructor(model: CrossEncoder, options: MSELossOptions = {}) {
-    requireOneLabel(this.name, model);
-    const o = checkOptions(this.name, options, ['activationFn']);
-    this.model = model;
-    this.activationFn = checkActivation(this.name, o.activationFn, 'identity')!;
-  }
-
-  get parameters(): Record<string, unknown> {
-    return { activation_fn: activationModule(this.activationFn) };
-  }
-
-  nativeOptions() {
-    return { loss: 'margin_mse', lossOptions: { activationFn: this.activationFn } };
+    super('MarginMSELoss', 'margin_mse', model, options);
   }
 
   prepare(input: PairInput | ColumnDataset): LossSamples {
